@@ -1,0 +1,56 @@
+"""Build tiny random checkpoints with the real architectures, offline and deterministically.
+
+Writes OUT_DIR/qwen2_5_omni_thinker (Qwen2.5-Omni thinker + processor with the real Qwen BPE tokenizer),
+OUT_DIR/sam2 (SAM2.1 config + checkpoint for the `sam2` package), OUT_DIR/sam2_hf (transformers Sam2VideoModel)
+and OUT_DIR/manifest.json. Nothing is downloaded.
+
+example:
+  omni-r1 make-tiny ~/.cache/omni-r1/tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+
+NAME = "make-tiny"
+HELP = "build tiny random Qwen2.5-Omni thinker and SAM2 checkpoints offline (for CPU tests and the demo)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the command's arguments.
+
+    Args:
+        parser: The sub-command parser.
+    """
+    parser.add_argument("out_dir", help="output directory (created)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random initialisation (default: 0)")
+    parser.add_argument(
+        "--no-sam2-package",
+        action="store_true",
+        help="skip the checkpoint for the `sam2` package (built automatically only when `sam2` is installed)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the assets and print where they are.
+
+    Args:
+        args: Parsed arguments.
+
+    Returns:
+        Exit status.
+    """
+    from omni_r1_verl.models.tiny import make_tiny
+
+    with_sam2 = not args.no_sam2_package and importlib.util.find_spec("sam2") is not None
+    start = time.perf_counter()
+    assets = make_tiny(args.out_dir, seed=args.seed, with_sam2_package=with_sam2)
+    print(f"tiny assets written to {assets.root} in {time.perf_counter() - start:.1f} s")
+    print(f"  thinker     {assets.thinker}")
+    if with_sam2:
+        print(f"  sam2        {assets.sam2_config}")
+        print(f"              {assets.sam2_checkpoint}")
+    print(f"  sam2 (hf)   {assets.sam2_hf}")
+    return 0

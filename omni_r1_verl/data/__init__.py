@@ -1,0 +1,1 @@
+"""Data pipeline: converters, ground-truth store, clip sampling, media loading, synthetic data, verl dataset."""

@@ -1,0 +1,1 @@
+"""verl adapters of the scoring library: the ``omni_r1`` reward manager and ``compute_score``."""

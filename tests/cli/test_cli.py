@@ -1,0 +1,72 @@
+"""The ``omni-r1`` console script: help, make-tiny, doctor."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from omni_r1_verl.cli import COMMANDS, build_parser, main
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        assert name.replace("_", "-") in out
+
+
+def test_every_command_has_a_description():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, cmd in sub.choices.items():
+        assert cmd.description and len(cmd.description) > 40, name
+
+
+def test_make_tiny_writes_manifest(tmp_path, capsys):
+    assert main(["make-tiny", str(tmp_path / "t"), "--no-sam2-package"]) == 0
+    assert (tmp_path / "t" / "manifest.json").is_file()
+    assert (tmp_path / "t" / "qwen2_5_omni_thinker" / "model.safetensors").is_file()
+    assert "tiny assets written" in capsys.readouterr().out
+
+
+def _doctor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "omni_r1_verl.cli", "doctor", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.ray
+def test_doctor_passes_on_this_install_including_a_ray_worker():
+    proc = _doctor()
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "verl plugin (fresh Ray worker)" in proc.stdout
+    assert "all checks passed" in proc.stdout
+
+
+def test_doctor_fails_with_a_fix_when_the_plugin_is_hidden():
+    proc = _doctor("--no-ray", env={"VERL_USE_EXTERNAL_PLUGINS": "none"})
+    assert proc.returncode == 1
+    assert "[FAIL] verl plugin (this process)" in proc.stdout
+    assert "fix: unset it or set it to 'auto'" in proc.stdout
+
+
+def test_doctor_reports_missing_checkpoint_of_a_config(tmp_path):
+    missing = tmp_path / "no_such_model"
+    proc = _doctor("--no-ray", "+recipe=omni_r1", f"actor_rollout_ref.model.path={missing}")
+    assert proc.returncode == 1
+    assert f"{missing} does not exist" in proc.stdout
+    assert "fix: set actor_rollout_ref.model.path=<existing path>" in proc.stdout
+
+
+def test_doctor_accepts_an_existing_checkpoint(tiny_assets):
+    proc = _doctor("--no-ray", "+recipe=omni_r1", f"actor_rollout_ref.model.path={tiny_assets.thinker}")
+    assert "[ok  ] policy (System 1) model (actor_rollout_ref.model.path)" in proc.stdout, proc.stdout[-3000:]
