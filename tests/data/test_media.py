@@ -1,0 +1,72 @@
+"""Frame and audio loading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+
+from omni_r1_verl.data.media import MediaError, load_audio, load_frames, load_image
+
+
+def test_frames_are_resized_to_the_system1_budget(tmp_path):
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"{i}.jpg"
+        Image.fromarray(np.full((720, 1280, 3), 50 * i, np.uint8)).save(p)
+        paths.append(p)
+    frames = load_frames(paths)
+    assert frames.shape == (3, 196, 364, 3) and frames.dtype == np.uint8
+    assert abs(int(frames[2].mean()) - 100) <= 2
+
+
+def test_rgba_is_composited_on_white(tmp_path):
+    p = tmp_path / "a.png"
+    Image.fromarray(np.zeros((4, 4, 4), np.uint8)).save(p)  # fully transparent black
+    assert np.asarray(load_image(p)).min() == 255
+
+
+def test_missing_and_corrupt_frames_name_the_file(tmp_path):
+    with pytest.raises(MediaError, match="missing.jpg"):
+        load_frames([tmp_path / "missing.jpg"])
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a jpeg")
+    with pytest.raises(MediaError, match="bad.jpg"):
+        load_image(bad)
+
+
+def test_wav_is_resampled_to_16k_mono(tmp_path):
+    rate = 44_100
+    t = np.arange(rate) / rate
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 440 * t)], axis=1).astype(np.float32)
+    sf.write(tmp_path / "a.wav", stereo, rate)
+    wave = load_audio(tmp_path / "a.wav")
+    assert wave.dtype == np.float32 and wave.shape == (16_000,)
+    spectrum = np.abs(np.fft.rfft(wave))
+    assert abs(int(np.argmax(spectrum)) - 440) <= 2  # 1 s of audio: bin index = Hz
+
+
+def test_audio_track_of_a_video_container(tmp_path):
+    av = pytest.importorskip("av")
+    path = tmp_path / "clip.mp4"
+    rate = 16_000
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout = "mono"
+        tone = (0.3 * np.sin(2 * np.pi * 1000 * np.arange(rate) / rate)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(tone.reshape(1, -1), format="flt", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    wave = load_audio(path)
+    assert 0.9 * rate <= len(wave) <= 1.2 * rate
+    spectrum = np.abs(np.fft.rfft(wave[:rate]))
+    assert abs(int(np.argmax(spectrum)) * rate / len(wave[:rate]) - 1000) < 20
+
+
+def test_missing_audio(tmp_path):
+    with pytest.raises(MediaError, match="not found"):
+        load_audio(tmp_path / "none.wav")
