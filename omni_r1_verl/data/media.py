@@ -133,3 +133,124 @@ def _load_audio_av(path: Path, sample_rate: int) -> np.ndarray:
     if not chunks:
         raise MediaError(f"{path} has an empty audio stream")
     return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
+
+
+def load_video_frames(
+    path: str | Path,
+    indices: Sequence[int],
+    min_pixels: int = VIDEO_FRAME_MIN_PIXELS,
+    max_pixels: int = VIDEO_FRAME_MAX_PIXELS,
+) -> np.ndarray:
+    """Decode the frames at ``indices`` of a video container and resize them to the System-1 budget.
+
+    Args:
+        path: Video file (mp4, webm, ...).
+        indices: Frame numbers in decoding order, ascending and unique.
+        min_pixels: Smallest per-frame area after resizing.
+        max_pixels: Largest per-frame area after resizing.
+
+    Returns:
+        ``uint8`` array ``(len(indices), H, W, 3)`` with ``H`` and ``W`` multiples of 28.
+
+    Raises:
+        MediaError: If the file is missing, has no video stream, or ends before the last index.
+    """
+    import av
+
+    wanted = sorted(set(int(i) for i in indices))
+    if not wanted or wanted[0] < 0 or len(wanted) != len(indices):
+        raise MediaError(f"{path}: frame indices must be unique, non-negative and non-empty, got {list(indices)}")
+    wanted_set = set(wanted)
+    frames: dict[int, Image.Image] = {}
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(f"{path} has no video stream")
+            for number, frame in enumerate(container.decode(video=0)):
+                if number in wanted_set:
+                    frames[number] = frame.to_image()
+                if number >= wanted[-1]:
+                    break
+    except MediaError:
+        raise
+    except Exception as err:  # noqa: BLE001 - PyAV raises many error types
+        raise MediaError(f"cannot decode video {path}: {err}") from err
+    missing = [i for i in wanted if i not in frames]
+    if missing:
+        raise MediaError(f"{path} has no frames {missing[:5]} (it ends after {len(frames)} decoded frames)")
+    first = frames[int(indices[0])]
+    h, w = smart_resize(first.height, first.width, min_pixels=min_pixels, max_pixels=max_pixels)
+    out = np.empty((len(indices), h, w, 3), dtype=np.uint8)
+    for k, i in enumerate(indices):
+        img = frames[int(i)].convert("RGB")
+        out[k] = np.asarray(img if img.size == (w, h) else img.resize((w, h), Image.Resampling.BICUBIC))
+    return out
+
+
+def video_stream_info(path: str | Path) -> tuple[int, float]:
+    """Frame count and frame rate of a video container (from its header; cheap).
+
+    Args:
+        path: Video file.
+
+    Returns:
+        ``(num_frames, fps)``; ``num_frames`` is 0 when the header does not record it.
+
+    Raises:
+        MediaError: If the file is missing or has no video stream.
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(f"{path} has no video stream")
+            stream = container.streams.video[0]
+            return int(stream.frames or 0), float(stream.average_rate or 0.0)
+    except MediaError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise MediaError(f"cannot read video {path}: {err}") from err
+
+
+def audio_num_samples(path: str | Path, sample_rate: int = AUDIO_SAMPLE_RATE) -> int:
+    """Length in samples at ``sample_rate`` of an audio file or of a video container's audio track, from headers.
+
+    Args:
+        path: Audio file or video with an audio stream.
+        sample_rate: Rate the waveform will be loaded at.
+
+    Returns:
+        The number of samples :func:`load_audio` returns (up to one sample of rounding).
+
+    Raises:
+        MediaError: If the file is missing or has no audio.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"audio file not found: {path}")
+    try:
+        import soundfile as sf
+
+        info = sf.info(str(path))
+        return int(round(info.frames * sample_rate / info.samplerate))
+    except Exception:  # noqa: BLE001 - not a libsndfile format: read the container header
+        pass
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise MediaError(f"{path} has no audio stream")
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                seconds = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                seconds = container.duration / 1_000_000
+            else:
+                raise MediaError(f"{path}: the audio stream does not record its duration")
+    except MediaError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise MediaError(f"cannot read audio of {path}: {err}") from err
+    return int(round(seconds * sample_rate))

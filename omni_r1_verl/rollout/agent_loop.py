@@ -9,7 +9,9 @@ from __future__ import annotations
 from verl.experimental.agent_loop.agent_loop import register
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
+from omni_r1_verl.models.qwen2_5_omni.agent_loop import OmniAgentLoopMixin
+
 
 @register("omni_r1_agent")
-class OmniR1AgentLoop(SingleTurnAgentLoop):
+class OmniR1AgentLoop(OmniAgentLoopMixin, SingleTurnAgentLoop):
     """System-1 rollout followed by System-2 detail understanding (placeholder: System 1 only)."""
