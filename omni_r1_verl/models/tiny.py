@@ -217,6 +217,89 @@ def build_tiny_thinker(out_dir: str | os.PathLike, seed: int = 0) -> Path:
     return out
 
 
+def tiny_full_omni_config(thinker_config=None):
+    """A full Qwen2.5-Omni config (thinker + talker + token2wav) around the tiny thinker.
+
+    The talker and token2wav are shrunk to a few thousand parameters; they only exist to make the checkpoint's
+    layout (``thinker.*``, ``talker.*``, ``token2wav.*`` weights, root ``config.json``) that of the released models.
+
+    Args:
+        thinker_config: The thinker config; :func:`tiny_thinker_config` when omitted.
+
+    Returns:
+        A ``Qwen2_5OmniConfig``.
+    """
+    from transformers import Qwen2_5OmniConfig
+
+    thinker = thinker_config if thinker_config is not None else tiny_thinker_config()
+    return Qwen2_5OmniConfig(
+        thinker_config=thinker.to_dict(),
+        talker_config=dict(
+            embedding_size=thinker.text_config.hidden_size,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=16,
+            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]},
+        ),
+        token2wav_config=dict(
+            dit_config=dict(
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                head_dim=16,
+                emb_dim=16,
+                enc_emb_dim=16,
+                enc_dim=16,
+                enc_channels=[16, 16, 16, 16, 48],
+                enc_attention_channels=8,
+                enc_se_channels=8,
+                look_ahead_layers=[1],
+                look_backward_layers=[0],
+            ),
+            bigvgan_config=dict(
+                upsample_initial_channel=16,
+                resblock_kernel_sizes=[3],
+                resblock_dilation_sizes=[[1, 3, 5]],
+                upsample_rates=[2, 2],
+                upsample_kernel_sizes=[4, 4],
+            ),
+        ),
+        enable_audio_output=True,
+    )
+
+
+def build_tiny_full_omni(out_dir: str | os.PathLike, thinker_dir: str | os.PathLike, seed: int = 0) -> Path:
+    """Write a full Qwen2.5-Omni checkpoint whose thinker is the tiny thinker at ``thinker_dir`` (same weights).
+
+    Args:
+        out_dir: Target directory (created).
+        thinker_dir: A directory written by :func:`build_tiny_thinker`.
+        seed: Seed of the talker / token2wav initialisation.
+
+    Returns:
+        The directory, laid out like ``Qwen/Qwen2.5-Omni-*`` (root config, ``thinker.*`` weights, processor).
+    """
+    import torch
+    from transformers import (
+        AutoProcessor,
+        Qwen2_5OmniForConditionalGeneration,
+        Qwen2_5OmniThinkerForConditionalGeneration,
+    )
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    thinker = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(thinker_dir)
+    torch.manual_seed(seed)
+    model = Qwen2_5OmniForConditionalGeneration(tiny_full_omni_config(thinker.config)).eval()
+    model.thinker.load_state_dict(thinker.state_dict())
+    model.save_pretrained(out)
+    AutoProcessor.from_pretrained(thinker_dir).save_pretrained(out)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # SAM2, `sam2` package format
 # ---------------------------------------------------------------------------------------------------------------
