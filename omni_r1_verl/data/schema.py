@@ -101,8 +101,17 @@ class MediaRef:
     fps: float = 0.0
 
     def to_json(self) -> str:
-        """Compact JSON for ``extra_info.media``."""
-        return json.dumps(asdict(self), separators=(",", ":"))
+        """Compact JSON for ``extra_info.media``.
+
+        When all frames share one directory it is written once (``frame_dir`` + ``frame_names``), which keeps rows
+        of long videos small; :meth:`from_json` restores :attr:`frames`.
+        """
+        data = asdict(self)
+        parents = {str(PurePosixPath(f).parent) for f in self.frames}
+        if len(self.frames) > 1 and len(parents) == 1:
+            data["frame_dir"] = parents.pop()
+            data["frame_names"] = [PurePosixPath(f).name for f in data.pop("frames")]
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | dict[str, Any]) -> MediaRef:
@@ -115,6 +124,9 @@ class MediaRef:
             The media reference.
         """
         data = json.loads(text) if isinstance(text, str) else dict(text)
+        if "frame_dir" in data:
+            frame_dir = data.pop("frame_dir")
+            data["frames"] = [str(PurePosixPath(frame_dir) / name) for name in data.pop("frame_names")]
         return cls(**data)
 
 
