@@ -164,10 +164,13 @@ def _convert(config: PrepareConfig, paths: OutputPaths, staging: Path, report: V
         report.fatal = str(err)
         return EXIT_UNREADABLE
     report.extend(issues)
-    report.samples_total = sum(len(u.samples) for u in units)
+    # Samples the split describes: those planned plus those the metadata check already rejected.
+    planned = {s for u in units for s in u.samples}
+    report.samples_total = len(planned | set(report.skipped_samples()))
     if config.max_samples is not None:
         units = select_subset(units, config.max_samples, config.seed)
-        report.stats["subset"] = {"max_samples": config.max_samples, "seed": config.seed}
+        selected = sum(len(u.samples) for u in units)
+        report.stats["subset"] = {"max_samples": config.max_samples, "seed": config.seed, "selected": selected}
     writer = GroundTruthWriter(staging / "gt") if cls.has_masks else None
     rows = []
     for result in run_units(converter, units, config.workers, config.progress):

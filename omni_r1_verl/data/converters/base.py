@@ -170,12 +170,15 @@ class Converter(ABC):
         except UnsafePathError as err:
             raise SkipSamples(Issue("unsafe_path", str(err), file=relative, samples=list(samples))) from err
 
-    def check_frames(self, relative: Sequence[str], samples: Sequence[str]) -> tuple[int, int, list[Issue]]:
+    def check_frames(
+        self, relative: Sequence[str], samples: Sequence[str], source: str = ""
+    ) -> tuple[int, int, list[Issue]]:
         """Check a video's frames as :attr:`verify_media` asks and read its size from the first frame.
 
         Args:
             relative: Frame paths relative to the root, in temporal order.
             samples: Samples to skip when a frame is bad.
+            source: Where the frame list comes from (for the ``no_frames`` entry).
 
         Returns:
             ``(height, width, warnings)``.
@@ -185,7 +188,7 @@ class Converter(ABC):
         """
         samples = list(samples)
         if not relative:
-            raise SkipSamples(Issue("no_frames", "the video has no frames", samples=samples))
+            raise SkipSamples(Issue("no_frames", "the video has no frames", source, samples))
         paths = [self.resolve(r, samples) for r in relative]
         problems = []
         for rel_path, path in zip(relative, paths):

@@ -135,7 +135,7 @@ class RefAVSConverter(Converter):
         vid = unit.key
         try:
             frames = self._frame_files(vid, unit.samples)
-            height, width, warnings = self.check_frames(frames, unit.samples)
+            height, width, warnings = self.check_frames(frames, unit.samples, f"media/{vid}/frames")
             result.issues += warnings
             audio = f"media/{vid}/audio.wav"
             self.check_audio(audio, unit.samples)

@@ -130,7 +130,7 @@ class Sa2VAConverter(Converter):
             message = f"video {video!r}: frames are not listed in sorted order (kept as listed, like the masks)"
             result.issues.append(Issue("unsorted_frames", message, self._meta_file, list(samples)))
         frames = [f"{self._frame_prefix}{video}/{name}.jpg" for name in names]
-        height, width, warnings = self.check_frames(frames, samples)
+        height, width, warnings = self.check_frames(frames, samples, f"{self._meta_file}[{video!r}]")
         result.issues += warnings
         meta_hw = (record.get("height"), record.get("width"))
         if meta_hw != (None, None) and meta_hw != (height, width):

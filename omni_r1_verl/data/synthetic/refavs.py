@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,7 @@ def write_refavs_media(
     metadata: str | Path,
     *,
     max_videos: int | None = None,
+    videos: Sequence[str] | None = None,
     seed: int = 0,
     height: int = 64,
     width: int = 96,
@@ -123,6 +125,7 @@ def write_refavs_media(
         out: Dataset root to create; ``metadata.csv`` is copied into it unchanged.
         metadata: The metadata file.
         max_videos: Only the first videos (in file order), to keep tests small; the others get no media.
+        videos: Exactly these videos (overrides ``max_videos``).
         seed: Seed of everything.
         height: Frame height.
         width: Frame width.
@@ -140,7 +143,7 @@ def write_refavs_media(
             vid = rec["vid"].strip()
             fid = int(rec["fid"]) if rec["fid"].strip().isdigit() else 0
             fids[vid] = max(fids.get(vid, 0), fid)
-    chosen = list(fids)[:max_videos] if max_videos is not None else list(fids)
+    chosen = [v for v in videos if v in fids] if videos is not None else list(fids)[:max_videos]
     rng = np.random.default_rng(seed + 3)
     for vid in chosen:
         count = fids[vid] + 1
