@@ -47,7 +47,7 @@ def _open_rgb(path: str | Path, target: tuple[int, int] | None = None) -> Image.
                 background = Image.new("RGB", img.size, (255, 255, 255))
                 background.paste(img, mask=img.split()[3])
                 return background
-            return img.convert("RGB")
+            return img if img.mode == "RGB" else img.convert("RGB")  # loaded: usable after the file closes
     except (OSError, ValueError) as err:
         raise MediaError(f"cannot read image {path}: {err}") from err
 

@@ -150,7 +150,9 @@ def parse(strings: Sequence[bytes | str | None], height: int, width: int) -> Run
     if not terminal[char_ends[nonempty] - 1].all():
         raise RLEError("string ends inside a number")
     number_ends = np.flatnonzero(terminal)
-    number_starts = np.r_[0, number_ends[:-1] + 1]
+    number_starts = np.empty_like(number_ends)
+    number_starts[0] = 0
+    number_starts[1:] = number_ends[:-1] + 1
     chunks = number_ends - number_starts + 1
     if chunks.max() > _MAX_CHARS_PER_NUMBER:
         raise RLEError("run length too large")
@@ -160,9 +162,9 @@ def parse(strings: Sequence[bytes | str | None], height: int, width: int) -> Run
     negative = (chars[number_ends] & 0x10) != 0
     values[negative] -= np.int64(1) << (5 * chunks[negative])
     # Which string each number belongs to, and its position in that string.
-    numbers_per_string = np.diff(np.r_[0, np.searchsorted(number_ends, char_ends - 1, side="right")])
-    owner = np.repeat(np.arange(len(raw), dtype=np.int64), numbers_per_string)
-    bounds = np.r_[0, np.cumsum(numbers_per_string)].astype(np.int64)
+    bounds = np.zeros(len(raw) + 1, dtype=np.int64)
+    bounds[1:] = np.searchsorted(number_ends, char_ends - 1, side="right")
+    owner = np.repeat(np.arange(len(raw), dtype=np.int64), np.diff(bounds))
     position = np.arange(len(values), dtype=np.int64) - bounds[owner]
     counts = values.copy()
     # Runs from the fourth on are stored as differences to the run two places earlier: undo with segmented sums.
@@ -172,7 +174,8 @@ def parse(strings: Sequence[bytes | str | None], height: int, width: int) -> Run
             continue
         sums = np.cumsum(values[idx])
         seg_owner = owner[idx]
-        starts = np.r_[True, seg_owner[1:] != seg_owner[:-1]]
+        starts = np.ones(len(idx), dtype=bool)
+        starts[1:] = seg_owner[1:] != seg_owner[:-1]
         before = (sums - values[idx])[starts]
         counts[idx] = sums - before[np.cumsum(starts) - 1]
     if len(counts) and counts.min() < 0:

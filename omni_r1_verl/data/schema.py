@@ -12,7 +12,7 @@ JSON strings keep one Arrow schema across all datasets, whatever their shapes. P
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -66,7 +66,7 @@ class GroundTruth:
 
     def to_json(self) -> str:
         """Compact JSON for the ``ground_truth`` column."""
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}  # no deep copy, unlike asdict
         data["task"] = self.task.value
         return json.dumps(data, separators=(",", ":"))
 
@@ -106,11 +106,11 @@ class MediaRef:
         When all frames share one directory it is written once (``frame_dir`` + ``frame_names``), which keeps rows
         of long videos small; :meth:`from_json` restores :attr:`frames`.
         """
-        data = asdict(self)
-        parents = {str(PurePosixPath(f).parent) for f in self.frames}
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        parents = {f.rpartition("/")[0] for f in self.frames}
         if len(self.frames) > 1 and len(parents) == 1:
             data["frame_dir"] = parents.pop()
-            data["frame_names"] = [PurePosixPath(f).name for f in data.pop("frames")]
+            data["frame_names"] = [f.rpartition("/")[2] for f in data.pop("frames")]
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -125,8 +125,9 @@ class MediaRef:
         """
         data = json.loads(text) if isinstance(text, str) else dict(text)
         if "frame_dir" in data:
-            frame_dir = data.pop("frame_dir")
-            data["frames"] = [str(PurePosixPath(frame_dir) / name) for name in data.pop("frame_names")]
+            prefix = data.pop("frame_dir")
+            prefix = prefix + "/" if prefix else ""
+            data["frames"] = [prefix + name for name in data.pop("frame_names")]
         return cls(**data)
 
 

@@ -155,7 +155,7 @@ class RefAVSConverter(Converter):
             except SkipSamples as skip:
                 result.issues += skip.issues
                 continue
-            runs = [rle.parse(result.objects[o].frames, height, width) for o in local]
+            runs = [result.objects[o].runs for o in local]
             gt = GroundTruth(
                 task=Task.AVS,
                 gt_key=sid,
@@ -163,7 +163,7 @@ class RefAVSConverter(Converter):
                 height=height,
                 width=width,
                 num_objects=len(local),
-                areas=[r.areas().tolist() for r in runs],
+                areas=[result.objects[o].areas for o in local],
                 boxes=[r.boxes()[0].astype(float).tolist() for r in runs],
                 null_target=row.null,
             )

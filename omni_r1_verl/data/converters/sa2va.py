@@ -17,10 +17,10 @@ is the order of the mask lists.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from omni_r1_verl.data import rle
 from omni_r1_verl.data.converters.base import (
     Converter,
     GTSample,
@@ -38,6 +38,20 @@ from omni_r1_verl.data.rows import make_row
 from omni_r1_verl.data.sampling import stable_seed
 from omni_r1_verl.data.schema import GroundTruth, MediaRef, Task
 from omni_r1_verl.rollout.prompts import render_vos_prompt
+
+
+@dataclass
+class _Video:
+    """A checked video of the unit being converted."""
+
+    name: str
+    frame_ids: list[str]
+    frames: list[str]
+    height: int
+    width: int
+    foreground: int = -1
+    #: anno_id -> unit-local object index, for objects already checked.
+    objects: dict[str, int] = field(default_factory=dict)
 
 
 class Sa2VAConverter(Converter):
@@ -94,67 +108,58 @@ class Sa2VAConverter(Converter):
 
     def convert(self, unit: Unit) -> UnitResult:
         result = UnitResult()
-        video = unit.key
         try:
-            frames, height, width, fg_local = self._convert_video(video, unit.samples, result)
+            video = self._check_video(unit.key, unit.samples, result)
         except SkipSamples as skip:
             result.issues += skip.issues
             return result
-        anno_local: dict[str, int] = {}
-        prefix = self.sample_id(video) + "/"
-        expressions = self._videos[video]["expressions"]
+        prefix = self.sample_id(video.name) + "/"
+        expressions = self._videos[video.name]["expressions"]
         for sid in unit.samples:
             exp_id = sid[len(prefix) :]
             try:
-                result.samples.append(
-                    self._convert_expression(
-                        sid, video, exp_id, expressions[exp_id], frames, height, width, fg_local, anno_local, result
-                    )
-                )
+                result.samples.append(self._convert_expression(video, sid, exp_id, expressions[exp_id], result))
             except SkipSamples as skip:
                 result.issues += skip.issues
         return result
 
-    def _convert_video(
-        self, video: str, samples: tuple[str, ...], result: UnitResult
-    ) -> tuple[list[str], int, int, int]:
-        """Check a video's frames and foreground; returns (frame paths, height, width, foreground object)."""
-        record = self._videos[video]
-        names = record.get("frames")
-        if not isinstance(names, list) or not all(isinstance(n, (str, int)) for n in names):
+    def _check_video(self, name: str, samples: tuple[str, ...], result: UnitResult) -> _Video:
+        """Check a video's frame list, frames and foreground masks."""
+        record = self._videos[name]
+        ids = record.get("frames")
+        if not isinstance(ids, list) or not all(isinstance(n, (str, int)) for n in ids):
             raise SkipSamples(
-                Issue("bad_record", f'video {video!r}: "frames" is not a list of ids', self._meta_file, list(samples))
+                Issue("bad_record", f'video {name!r}: "frames" is not a list of ids', self._meta_file, list(samples))
             )
-        names = [str(n) for n in names]
-        if names != sorted(names, key=natural_key):
-            message = f"video {video!r}: frames are not listed in sorted order (kept as listed, like the masks)"
+        ids = [str(n) for n in ids]
+        if ids != sorted(ids, key=natural_key):
+            message = f"video {name!r}: frames are not listed in sorted order (kept as listed, like the masks)"
             result.issues.append(Issue("unsorted_frames", message, self._meta_file, list(samples)))
-        frames = [f"{self._frame_prefix}{video}/{name}.jpg" for name in names]
-        height, width, warnings = self.check_frames(frames, samples, f"{self._meta_file}[{video!r}]")
+        frames = [f"{self._frame_prefix}{name}/{frame_id}.jpg" for frame_id in ids]
+        height, width, warnings = self.check_frames(frames, samples, f"{self._meta_file}[{name!r}]")
         result.issues += warnings
         meta_hw = (record.get("height"), record.get("width"))
         if meta_hw != (None, None) and meta_hw != (height, width):
-            message = f"video {video!r}: metadata says {meta_hw[0]}x{meta_hw[1]}, frames are {height}x{width}"
+            message = f"video {name!r}: metadata says {meta_hw[0]}x{meta_hw[1]}, frames are {height}x{width}"
             result.issues.append(Issue("frame_size_mismatch", message, frames[0], list(samples)))
-        fg_local = -1
+        video = _Video(name, ids, frames, height, width)
         if self._foreground is not None:
-            fg_local = self._foreground_object(video, len(frames), height, width, samples, result)
-        return frames, height, width, fg_local
+            video.foreground = self._foreground_object(video, samples, result)
+        return video
 
-    def _foreground_object(
-        self, video: str, num_frames: int, height: int, width: int, samples: tuple[str, ...], result: UnitResult
-    ) -> int:
-        entry = self._foreground.get(video)
+    def _foreground_object(self, video: _Video, samples: tuple[str, ...], result: UnitResult) -> int:
+        entry = self._foreground.get(video.name)
         masks = entry.get("masks_rle") if isinstance(entry, dict) else None
-        where = f"{self._fg_file()}[{video!r}]"
+        where = f"{self.rel(self.split_files()[2])}[{video.name!r}]"
         problem = ""
         if masks is None:
             problem = "no foreground masks for this video"
-        elif not isinstance(masks, list) or len(masks) != num_frames:
-            problem = f"foreground has {len(masks) if isinstance(masks, list) else 'no'} frames, video {num_frames}"
+        elif not isinstance(masks, list) or len(masks) != len(video.frames):
+            count = len(masks) if isinstance(masks, list) else "no"
+            problem = f"foreground has {count} frames, the video {len(video.frames)}"
         else:
             try:
-                obj, warnings = rle_object(masks, height, width, where=where, samples=samples)
+                obj, warnings = rle_object(masks, video.height, video.width, where=where, samples=samples)
             except SkipSamples as skip:
                 problem = skip.issues[0].message
             else:
@@ -164,23 +169,10 @@ class Sa2VAConverter(Converter):
         result.issues.append(Issue("missing_foreground", problem, where, list(samples)))
         return -1
 
-    def _fg_file(self) -> str:
-        return self.rel(self.split_files()[2])
-
     def _convert_expression(
-        self,
-        sid: str,
-        video: str,
-        exp_id: str,
-        record: Any,
-        frames: list[str],
-        height: int,
-        width: int,
-        fg_local: int,
-        anno_local: dict[str, int],
-        result: UnitResult,
+        self, video: _Video, sid: str, exp_id: str, record: Any, result: UnitResult
     ) -> SampleResult:
-        where = f"{self._meta_file}[{video!r}][{exp_id!r}]"
+        where = f"{self._meta_file}[{video.name!r}][{exp_id!r}]"
         if not isinstance(record, dict):
             raise SkipSamples(Issue("bad_record", "expression is not an object", where, [sid]))
         text = record.get("exp")
@@ -190,64 +182,64 @@ class Sa2VAConverter(Converter):
         anno_ids = record.get("anno_id", [])
         if not isinstance(anno_ids, list) or not all(isinstance(a, (int, str)) for a in anno_ids):
             raise SkipSamples(Issue("bad_record", f'"anno_id" is not a list of ids: {anno_ids!r}', where, [sid]))
-        objects = []
-        for anno in (str(a) for a in anno_ids):
-            if anno not in anno_local:
-                anno_local[anno] = self._mask_object(anno, len(frames), height, width, sid, result)
-            objects.append(anno_local[anno])
-        areas = [rle.parse(result.objects[o].frames, height, width).areas().tolist() for o in objects]
+        objects = [self._mask_object(video, str(anno), sid, result) for anno in anno_ids]
         type_id = record.get("type_id")
         exp_type = self.type_names.get(type_id, "") if isinstance(type_id, int) else ""
         if type_id is not None and not exp_type:
             message = f"type_id {type_id!r} is none of {sorted(self.type_names)}"
             result.issues.append(Issue("unknown_type", message, where, [sid]))
             exp_type = f"type_{type_id}"
+        num_frames = len(video.frames)
         gt = GroundTruth(
             task=Task.VOS,
             gt_key=sid,
-            num_frames=len(frames),
-            height=height,
-            width=width,
+            num_frames=num_frames,
+            height=video.height,
+            width=video.width,
             num_objects=len(objects),
-            areas=areas,
+            areas=[result.objects[o].areas for o in objects],
             null_target=not objects,
         )
-        prompt = render_vos_prompt(text, len(frames), forced=True, rng=random.Random(stable_seed(sid)))
+        prompt = render_vos_prompt(text, num_frames, forced=True, rng=random.Random(stable_seed(sid)))
         row = make_row(
             data_source=self.name,
             content="<video>" + prompt,
             ground_truth=gt,
-            media=MediaRef(frames=frames),
+            media=MediaRef(frames=video.frames),
             split=self.split,
             sample_id=sid,
             expression=text,
-            video=video,
+            video=video.name,
             exp_id=exp_id,
             exp_type=exp_type,
         )
         meta = {
             "dataset": self.name,
             "split": self.split,
-            "video": video,
+            "video": video.name,
             "exp_id": exp_id,
             "expression": text,
             "anno_ids": [str(a) for a in anno_ids],
             "obj_ids": record.get("obj_id", []),
-            "frame_names": [Path(f).stem for f in frames],
+            "frame_names": video.frame_ids,
         }
-        sample = GTSample(objects, len(frames), height, width, foreground=fg_local, meta=meta)
+        sample = GTSample(objects, num_frames, video.height, video.width, foreground=video.foreground, meta=meta)
         return SampleResult(sid, row, sample)
 
-    def _mask_object(self, anno: str, num_frames: int, height: int, width: int, sid: str, result: UnitResult) -> int:
+    def _mask_object(self, video: _Video, anno: str, sid: str, result: UnitResult) -> int:
+        """The unit-local object of ``anno`` (checked once per video, shared by its expressions)."""
+        if anno in video.objects:
+            return video.objects[anno]
         where = f"{self._mask_file}[{anno!r}]"
         entries = self._masks.get(anno)
         if entries is None:
             raise SkipSamples(Issue("missing_mask", f"anno_id {anno} is not in the mask file", where, [sid]))
-        if not isinstance(entries, list) or len(entries) != num_frames:
+        if not isinstance(entries, list) or len(entries) != len(video.frames):
             count = len(entries) if isinstance(entries, list) else "no"
-            message = f"anno_id {anno} has {count} per-frame masks, the video has {num_frames} frames"
+            message = f"anno_id {anno} has {count} per-frame masks, the video has {len(video.frames)} frames"
             raise SkipSamples(Issue("frame_count_mismatch", message, where, [sid]))
-        obj, warnings = rle_object(entries, height, width, where=where, samples=[sid])
+        obj, warnings = rle_object(entries, video.height, video.width, where=where, samples=[sid])
         result.issues += warnings
         result.objects.append(obj)
-        return len(result.objects) - 1
+        video.objects[anno] = len(result.objects) - 1
+        return video.objects[anno]
