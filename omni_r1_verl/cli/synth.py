@@ -45,7 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="frames per ReVOS/MeViS video (default: 12 40)",
     )
     parser.add_argument(
-        "--size", type=int, nargs=2, metavar=("H", "W"), default=(96, 160), help="frame size (default: 96 160)"
+        "--size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        default=(96, 160),
+        help="frame size (default: 96 160; refCOCOg images are H x H)",
     )
     parser.add_argument("--audio-seconds", type=float, default=10.0, help="RefAVS audio length (default: 10)")
     parser.add_argument("--images", type=int, default=16, help="refCOCOg images (default: 16)")

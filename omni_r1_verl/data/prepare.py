@@ -139,8 +139,8 @@ def prepare(config: PrepareConfig) -> PrepareResult:
     paths = OutputPaths(config.out, config.split)
     report = ValidationReport(config.dataset, config.split, str(Path(config.root).resolve()), config.on_error)
     config.out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(config.out, config.split)
     staging = config.out / f".{config.split}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
         code = _convert(config, paths, staging, report)
@@ -207,6 +207,24 @@ def _convert(config: PrepareConfig, paths: OutputPaths, staging: Path, report: V
     if media_out is not None:
         _publish(media_out, paths.media)
     return EXIT_OK
+
+
+def _remove_stale_staging(out: Path, split: str) -> None:
+    """Delete staging folders left by killed runs (their process is gone)."""
+    for folder in out.glob(f".{split}.staging-*"):
+        pid = folder.name.rpartition("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _publish(src: Path, dst: Path) -> None:

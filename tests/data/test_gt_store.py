@@ -100,6 +100,22 @@ def test_concurrent_readers_agree(store):
     assert not errors
 
 
+def _checksum_in_child(root: str) -> int:
+    store = GroundTruthStore.open(root)
+    return int(sum(np.packbits(store.masks(k)).sum() for k in store.keys()))
+
+
+def test_processes_share_one_store(store):
+    """Ray workers are processes: each opens the store (memory-mapped) and reads the same masks."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    root = str(store[0])
+    expected = _checksum_in_child(root)
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+        assert list(pool.map(_checksum_in_child, [root] * 4)) == [expected] * 4
+
+
 def test_flipped_byte_fails_the_checksum(store):
     root = store[0]
     data = bytearray((root / "objects.bin").read_bytes())

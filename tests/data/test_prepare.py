@@ -64,6 +64,15 @@ def test_rerun_replaces_outputs_and_leaves_no_staging(synthetic, tmp_path, run_p
     assert all(store.masks(k).dtype == np.bool_ for k in store.keys())
 
 
+def test_staging_left_by_a_killed_run_is_removed(synthetic, tmp_path, run_prepare):
+    out = tmp_path / "out"
+    stale = out / ".val.staging-999999999"  # no such process
+    stale.mkdir(parents=True)
+    (stale / "rows.parquet").write_bytes(b"partial")
+    assert run_prepare("refavs", synthetic["refavs"], "val", out).exit_code == 0
+    assert not stale.exists()
+
+
 def test_nothing_convertible_exits_1(dataset_copy, tmp_path, run_prepare):
     root = dataset_copy("refavs")
     for wav in root.glob("media/*/audio.wav"):
