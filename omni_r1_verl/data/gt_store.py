@@ -248,6 +248,10 @@ class GroundTruthStore:
         except (OSError, ValueError) as err:
             raise GroundTruthStoreError(f"cannot read {path}: {err}") from err
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Pickle by path: a store sent to another process (e.g. a Ray actor) reopens the files there."""
+        return _open_cached, (str(self.root.resolve()),)
+
     @classmethod
     def open(cls, root: str | Path) -> GroundTruthStore:
         """The store at ``root``, opened once per process and cached (what workers should call).

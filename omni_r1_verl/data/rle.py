@@ -137,7 +137,7 @@ def parse(strings: Sequence[bytes | str | None], height: int, width: int) -> Run
             to ``height * width``.
     """
     _check_size(height, width)
-    raw = [s.encode("ascii", "replace") if isinstance(s, str) else (s or b"") for s in strings]
+    raw = [s.encode() if isinstance(s, str) else (s or b"") for s in strings]  # non-ASCII fails the alphabet check
     lengths = np.fromiter((len(s) for s in raw), dtype=np.int64, count=len(raw))
     chars = np.frombuffer(b"".join(raw), dtype=np.uint8).astype(np.int64) - 48
     if len(chars) == 0:

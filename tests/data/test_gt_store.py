@@ -116,6 +116,14 @@ def test_processes_share_one_store(store):
         assert list(pool.map(_checksum_in_child, [root] * 4)) == [expected] * 4
 
 
+def test_pickles_by_path(store):
+    import pickle
+
+    root, masks, _ = store
+    clone = pickle.loads(pickle.dumps(GroundTruthStore(root)))
+    assert np.array_equal(clone.masks("v/0"), masks) and clone is GroundTruthStore.open(root)
+
+
 def test_flipped_byte_fails_the_checksum(store):
     root = store[0]
     data = bytearray((root / "objects.bin").read_bytes())

@@ -71,6 +71,12 @@ def test_malformed_strings_are_rejected(text, match):
         rle.parse([text], 4, 4)
 
 
+def test_non_ascii_is_rejected_not_replaced():
+    # A lenient encoder would turn "é" into "?", which is a valid RLE character: the data would change silently.
+    with pytest.raises(rle.RLEError, match="alphabet"):
+        rle.parse(["0é"], 4, 4)
+
+
 def test_runs_longer_than_the_mask_are_rejected():
     # pycocotools would write 100 pixels into a 4x4 buffer.
     with pytest.raises(rle.RLEError, match="cover 100 pixels"):

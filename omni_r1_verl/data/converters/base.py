@@ -24,7 +24,7 @@ import numpy as np
 
 from omni_r1_verl.data import rle
 from omni_r1_verl.data.media import MediaError, image_size, load_audio, load_image
-from omni_r1_verl.data.report import Issue
+from omni_r1_verl.data.report import DatasetLayoutError, Issue
 from omni_r1_verl.data.schema import UnsafePathError, resolve_under_root
 
 logger = logging.getLogger(__name__)
@@ -337,7 +337,7 @@ def rle_object(
 
 
 def _as_bytes(counts: str | bytes) -> bytes:
-    return counts.encode("ascii", "replace") if isinstance(counts, str) else counts
+    return counts.encode() if isinstance(counts, str) else counts  # non-ASCII then fails rle.parse's alphabet check
 
 
 def _rle_error(counts: str | bytes, height: int, width: int) -> str:
@@ -422,8 +422,6 @@ def load_json(path: Path, *, track_duplicates: bool = True) -> Any:
     Raises:
         DatasetLayoutError: If the file is missing or not valid JSON.
     """
-    from omni_r1_verl.data.report import DatasetLayoutError
-
     try:
         if track_duplicates:
             with open(path, encoding="utf-8") as handle:
