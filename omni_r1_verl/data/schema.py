@@ -12,7 +12,7 @@ JSON strings keep one Arrow schema across all datasets, whatever their shapes. P
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -66,7 +66,7 @@ class GroundTruth:
 
     def to_json(self) -> str:
         """Compact JSON for the ``ground_truth`` column."""
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}  # no deep copy, unlike asdict
         data["task"] = self.task.value
         return json.dumps(data, separators=(",", ":"))
 
@@ -101,8 +101,17 @@ class MediaRef:
     fps: float = 0.0
 
     def to_json(self) -> str:
-        """Compact JSON for ``extra_info.media``."""
-        return json.dumps(asdict(self), separators=(",", ":"))
+        """Compact JSON for ``extra_info.media``.
+
+        When all frames share one directory it is written once (``frame_dir`` + ``frame_names``), which keeps rows
+        of long videos small; :meth:`from_json` restores :attr:`frames`.
+        """
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        parents = {f.rpartition("/")[0] for f in self.frames}
+        if len(self.frames) > 1 and len(parents) == 1:
+            data["frame_dir"] = parents.pop()
+            data["frame_names"] = [f.rpartition("/")[2] for f in data.pop("frames")]
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | dict[str, Any]) -> MediaRef:
@@ -115,6 +124,10 @@ class MediaRef:
             The media reference.
         """
         data = json.loads(text) if isinstance(text, str) else dict(text)
+        if "frame_dir" in data:
+            prefix = data.pop("frame_dir")
+            prefix = prefix + "/" if prefix else ""
+            data["frames"] = [prefix + name for name in data.pop("frame_names")]
         return cls(**data)
 
 

@@ -70,3 +70,18 @@ def test_audio_track_of_a_video_container(tmp_path):
 def test_missing_audio(tmp_path):
     with pytest.raises(MediaError, match="not found"):
         load_audio(tmp_path / "none.wav")
+
+
+def test_reduced_scale_jpeg_decode_matches_full_decode(tmp_path):
+    """load_frames decodes 720p JPEGs at 1/2 scale (DCT domain) before resizing: same size, near-identical pixels."""
+    from omni_r1_verl.utils.vision import VIDEO_FRAME_MAX_PIXELS, smart_resize
+
+    yy, xx = np.mgrid[0:720, 0:1280]
+    image = np.stack([(xx // 5) % 256, (yy // 3) % 256, ((xx + yy) // 7) % 256], axis=-1).astype(np.uint8)
+    path = tmp_path / "f.jpg"
+    Image.fromarray(image).save(path, quality=95)
+    h, w = smart_resize(720, 1280, max_pixels=VIDEO_FRAME_MAX_PIXELS, min_pixels=1)
+    full = np.asarray(load_image(path).resize((w, h), Image.Resampling.BICUBIC)).astype(int)
+    fast = load_frames([path])[0].astype(int)
+    assert fast.shape == full.shape == (h, w, 3)
+    assert np.abs(fast - full).mean() < 2.0
