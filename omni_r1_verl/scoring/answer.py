@@ -246,15 +246,15 @@ def select_keyframes(moments: tuple[Moment, ...], max_keyframes: int) -> tuple[K
         The keyframes.
     """
     valid = [m for m in moments if m.valid]
-    chosen: dict[int, Keyframe] = {}
+    order: list[int] = []
     for frames_of in (lambda m: m.frames[:1], lambda m: m.frames[1:]):
         for m in valid:
-            for f in frames_of(m):
-                if len(chosen) >= max_keyframes:
-                    return tuple(chosen.values())
-                if f not in chosen:
-                    chosen[f] = Keyframe(frame=f, description=m.description or "", moment=m.index)
-    return tuple(chosen.values())
+            order.extend(f for f in frames_of(m) if f not in order)
+    keyframes = []
+    for f in order[:max_keyframes]:
+        owner = next(m for m in valid if f in m.frames)
+        keyframes.append(Keyframe(frame=f, description=owner.description or "", moment=owner.index))
+    return tuple(keyframes)
 
 
 def _count_duplicates(moments: list[Moment]) -> int:
