@@ -6,6 +6,7 @@ level); :func:`omni_r1_verl.plugin_check.assert_plugin_loaded` turns a silent fa
 """
 
 from omni_r1_verl.models.qwen2_5_omni.verl_binding import apply as _bind_qwen2_5_omni
+from omni_r1_verl.platform import register as _platform  # noqa: F401  registers platform "cpu" and rollout "hf"
 from omni_r1_verl.reward import manager as _reward_manager  # noqa: F401  registers reward manager "omni_r1"
 from omni_r1_verl.rollout import agent_loop as _agent_loop  # noqa: F401  registers agent loop "omni_r1_agent"
 

@@ -301,6 +301,62 @@ def build_tiny_full_omni(out_dir: str | os.PathLike, thinker_dir: str | os.PathL
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Text-only Qwen2 (CPU smoke runs of verl's trainer, no multimodal processor)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def tiny_qwen2_config():
+    """A tiny text-only Qwen2 configuration with the Qwen2.5-Omni vocabulary and special-token ids.
+
+    Returns:
+        A ``Qwen2Config`` (tied embeddings, 2 layers, hidden size 64).
+    """
+    from transformers import Qwen2Config
+
+    return Qwen2Config(
+        vocab_size=OMNI_VOCAB_SIZE,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=OMNI_TOKEN_IDS["<|endoftext|>"],
+        eos_token_id=OMNI_TOKEN_IDS["<|im_end|>"],
+        pad_token_id=OMNI_TOKEN_IDS["<|endoftext|>"],
+    )
+
+
+def build_tiny_qwen2(out_dir: str | os.PathLike, seed: int = 0) -> Path:
+    """Write a tiny random text-only Qwen2 checkpoint with the real Qwen BPE tokenizer (ChatML template).
+
+    Args:
+        out_dir: Target directory (created).
+        seed: Seed of the random initialisation.
+
+    Returns:
+        The directory, loadable with ``AutoModelForCausalLM`` / ``AutoTokenizer.from_pretrained``.
+    """
+    import torch
+    from transformers import GenerationConfig, Qwen2ForCausalLM
+
+    from omni_r1_verl.models.qwen_tokenizer import build_omni_tokenizer
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(tiny_qwen2_config()).eval()
+    model.generation_config = GenerationConfig(
+        eos_token_id=[OMNI_TOKEN_IDS["<|im_end|>"], OMNI_TOKEN_IDS["<|endoftext|>"]],
+        pad_token_id=OMNI_TOKEN_IDS["<|endoftext|>"],
+    )
+    model.save_pretrained(out)
+    build_omni_tokenizer().save_pretrained(out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # SAM2, `sam2` package format
 # ---------------------------------------------------------------------------------------------------------------
 

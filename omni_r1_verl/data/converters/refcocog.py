@@ -75,14 +75,13 @@ class RefCOCOgConverter(Converter):
         except (OSError, pa.ArrowException, KeyError) as err:
             raise DatasetLayoutError(f"cannot read {[str(f) for f in files]} with columns {_COLUMNS}: {err}") from err
         self._table = table
-        self._files = [self.rel(f) for f in files]
         self._index: dict[str, int] = {}
         issues: list[Issue] = []
         first: dict[str, int] = {}
         ids = table.column("id").to_pylist()
         for i, raw in enumerate(ids):
             key = str(raw)
-            where = f"{self._files[0] if len(files) == 1 else 'parquet'} row {i}"
+            where = f"parquet row {i}"
             if key in first:
                 same = self._plain(first[key]) == self._plain(i)
                 code = "duplicate_row" if same else "duplicate_id"
@@ -108,7 +107,7 @@ class RefCOCOgConverter(Converter):
 
     def _convert_row(self, sid: str, i: int, result: UnitResult) -> SampleResult:
         rec = self._plain(i)
-        where = f"row {i} (id {rec['id']!r})"
+        where = f"parquet row {i} (id {rec['id']!r})"
         problem = rec["problem"]
         if not isinstance(problem, str) or not problem.strip():
             raise SkipSamples(Issue("empty_expression", f"problem is {problem!r}", where, [sid]))
@@ -152,8 +151,11 @@ class RefCOCOgConverter(Converter):
         """The embedded image's bytes, file extension and size (checked as ``verify_media`` asks)."""
         image = rec["image"]
         data = image.get("bytes") if isinstance(image, dict) else image
-        if not data and isinstance(image, dict) and image.get("path"):
-            data = self.resolve(image["path"], [sid]).read_bytes()  # an image stored next to the parquet
+        if not data and isinstance(image, dict) and image.get("path"):  # an image stored next to the parquet
+            path = self.resolve(image["path"], [sid])
+            if not path.is_file():
+                raise SkipSamples(Issue("missing_frame", "image file not found", image["path"], [sid]))
+            data = path.read_bytes()
         if not isinstance(data, (bytes, bytearray)) or not data:
             raise SkipSamples(Issue("bad_record", "the image column holds no bytes", where, [sid]))
         try:

@@ -1,0 +1,271 @@
+"""Launch a CPU ``main_ppo`` run and read back what verl printed: the harness of the e2e test and the benchmark.
+
+:class:`CpuRunSpec` names the three things a smoke run needs (a model, data files, a reward) plus the trainer path
+and length; :func:`run_main_ppo` runs ``python -m verl.trainer.main_ppo +recipe=<recipe>
++recipe/platform=cpu_tiny ...`` in a subprocess, samples the memory of its whole process tree (driver, Ray
+daemons, every actor) and parses verl's console metrics per step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import psutil
+
+#: The text task's reward function (see :mod:`omni_r1_verl.platform.text_task`).
+TEXT_TASK_REWARD = "pkg://omni_r1_verl.platform.text_task"
+
+_STEP = re.compile(r"step:(\d+) - (.*)$")
+_NUMBER = re.compile(r"^(?:np\.\w+\()?([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\)?$")
+
+
+@dataclass(frozen=True)
+class CpuRunSpec:
+    """One CPU training run.
+
+    Attributes:
+        model_path: Policy checkpoint directory.
+        train_files: Training parquet file.
+        reward_path: ``reward.custom_reward_function.path`` (``None`` keeps the recipe's reward manager).
+        reward_manager: ``reward.reward_manager.name`` to use with ``reward_path`` (verl's ``naive`` calls it).
+        recipe: Recipe config composed first (``+recipe=...``).
+        platform: Platform config composed after it (``+recipe/platform=...``).
+        steps: ``trainer.total_training_steps``.
+        use_v1: verl's default V1 trainer with TransferQueue (``True``) or the legacy trainer.
+        checkpoint_dir: ``trainer.default_local_dir``; ``None`` leaves the recipe's.
+        save_freq: ``trainer.save_freq`` (``-1``: only what the recipe saves).
+        overrides: Further Hydra overrides, applied last.
+    """
+
+    model_path: Path
+    train_files: Path
+    reward_path: Optional[str] = TEXT_TASK_REWARD
+    reward_manager: str = "naive"
+    recipe: str = "omni_r1"
+    platform: str = "cpu_tiny"
+    steps: int = 2
+    use_v1: bool = True
+    checkpoint_dir: Optional[Path] = None
+    save_freq: int = -1
+    overrides: tuple[str, ...] = ()
+
+    def hydra_overrides(self) -> list[str]:
+        """The command-line overrides of the run."""
+        out = [
+            f"+recipe={self.recipe}",
+            f"+recipe/platform={self.platform}",
+            f"actor_rollout_ref.model.path={self.model_path}",
+            f"data.train_files={self.train_files}",
+            # The legacy trainer always builds a validation set.
+            f"data.val_files={self.train_files}",
+            f"trainer.total_training_steps={self.steps}",
+            f"trainer.use_v1={self.use_v1}",
+            f"trainer.save_freq={self.save_freq}",
+        ]
+        if self.reward_path is not None:
+            out += [
+                f"reward.reward_manager.name={self.reward_manager}",
+                f"reward.custom_reward_function.path={self.reward_path}",
+            ]
+        if self.checkpoint_dir is not None:
+            out.append(f"trainer.default_local_dir={self.checkpoint_dir}")
+        return out + list(self.overrides)
+
+    def command(self) -> list[str]:
+        """The full command line."""
+        return [sys.executable, "-m", "verl.trainer.main_ppo", *self.hydra_overrides()]
+
+
+@dataclass
+class RunResult:
+    """What a run did.
+
+    Attributes:
+        returncode: Exit status of ``main_ppo``.
+        wall_s: Wall time of the whole command (Ray start and shutdown included).
+        metrics: verl's console metrics by training step.
+        log: Combined stdout and stderr.
+        peak_rss_bytes: Peak of the summed resident memory of the run's process tree (shared pages counted once
+            per process, so an upper bound).
+        peak_processes: Most processes alive at once in the tree.
+    """
+
+    returncode: int
+    wall_s: float
+    metrics: dict[int, dict[str, float]]
+    log: str
+    peak_rss_bytes: int = 0
+    peak_processes: int = 0
+    steps: list[int] = field(default_factory=list)
+
+    def metric(self, step: int, key: str) -> float:
+        """One metric of one step.
+
+        Raises:
+            KeyError: With the available keys when the metric is missing.
+        """
+        values = self.metrics.get(step, {})
+        if key not in values:
+            raise KeyError(f"no metric {key!r} at step {step}; steps {sorted(self.metrics)}, keys {sorted(values)[:20]}")
+        return values[key]
+
+
+def parse_console_metrics(text: str) -> dict[int, dict[str, float]]:
+    """Parse the ``step:N - key:value - ...`` lines of verl's console logger.
+
+    Args:
+        text: Output of a run (Ray's ``(Actor pid=...)`` prefixes are fine).
+
+    Returns:
+        Numeric metrics by step; non-numeric values are skipped.
+    """
+    metrics: dict[int, dict[str, float]] = {}
+    for line in text.splitlines():
+        match = _STEP.search(line)
+        if match is None:
+            continue
+        step = metrics.setdefault(int(match.group(1)), {})
+        for item in match.group(2).split(" - "):
+            key, sep, value = item.partition(":")
+            number = _NUMBER.match(value.strip()) if sep else None
+            if number is not None:
+                step[key.strip()] = float(number.group(1))
+    return metrics
+
+
+class _TreeMemorySampler(threading.Thread):
+    """Samples the summed RSS of a process and all its descendants until stopped."""
+
+    def __init__(self, pid: int, interval_s: float = 0.5):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval_s = interval_s
+        self.peak_rss = 0
+        self.peak_processes = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop_event.is_set():
+            try:
+                processes = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            total = 0
+            for process in processes:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_rss = max(self.peak_rss, total)
+            self.peak_processes = max(self.peak_processes, len(processes))
+            self._stop_event.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill a process and every descendant (Ray daemons may leave the process group)."""
+    try:
+        root = psutil.Process(pid)
+        processes = [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(processes, timeout=30)
+
+
+def run_main_ppo(
+    spec: CpuRunSpec,
+    *,
+    cwd: Optional[Path] = None,
+    env: Optional[Mapping[str, str]] = None,
+    timeout_s: Optional[float] = None,
+    log_path: Optional[Path] = None,
+) -> RunResult:
+    """Run ``main_ppo`` for ``spec`` and collect its metrics and memory.
+
+    Args:
+        spec: The run.
+        cwd: Working directory (verl writes ``outputs/`` there); defaults to the current one.
+        env: Environment of the run; defaults to this process's.
+        timeout_s: Kill the run's process tree after this many seconds (``returncode`` is then negative).
+        log_path: Also write the output here.
+
+    Returns:
+        The result; a failed run is returned, not raised, so callers can show its log.
+    """
+    env = dict(os.environ if env is None else env)
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        spec.command(),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    sampler = _TreeMemorySampler(proc.pid)
+    sampler.start()
+    try:
+        log, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_tree(proc.pid)
+        log, _ = proc.communicate()
+        log += f"\n[cpu_run] killed after {timeout_s} s\n"
+    finally:
+        sampler.stop()
+    wall = time.perf_counter() - start
+    if log_path is not None:
+        Path(log_path).write_text(log)
+    metrics = parse_console_metrics(log)
+    return RunResult(
+        returncode=proc.returncode,
+        wall_s=wall,
+        metrics=metrics,
+        log=log,
+        peak_rss_bytes=sampler.peak_rss,
+        peak_processes=sampler.peak_processes,
+        steps=sorted(metrics),
+    )
+
+
+def summarize(result: RunResult, keys: Sequence[str]) -> str:
+    """A small per-step table of selected metrics.
+
+    Args:
+        result: A run.
+        keys: Metric names (missing ones print as ``-``).
+
+    Returns:
+        The table as text.
+    """
+    lines = ["step " + " ".join(f"{key:>28}" for key in keys)]
+    for step in result.steps:
+        values = result.metrics[step]
+        cells = []
+        for key in keys:
+            value = values.get(key, math.nan)
+            cells.append(f"{value:>28.6g}" if not math.isnan(value) else f"{'-':>28}")
+        lines.append(f"{step:>4} " + " ".join(cells))
+    return "\n".join(lines)
