@@ -58,5 +58,7 @@ class HFEngineConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown keys {unknown} in actor_rollout_ref.rollout.engine_kwargs.hf (known: {sorted(known)})")
+            raise ValueError(
+                f"unknown keys {unknown} in actor_rollout_ref.rollout.engine_kwargs.hf (known: {sorted(known)})"
+            )
         return cls(**values)

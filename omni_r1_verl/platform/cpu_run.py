@@ -116,7 +116,9 @@ class RunResult:
         """
         values = self.metrics.get(step, {})
         if key not in values:
-            raise KeyError(f"no metric {key!r} at step {step}; steps {sorted(self.metrics)}, keys {sorted(values)[:20]}")
+            raise KeyError(
+                f"no metric {key!r} at step {step}; steps {sorted(self.metrics)}, keys {sorted(values)[:20]}"
+            )
         return values[key]
 
 

@@ -95,6 +95,11 @@ class HFServerAdapter(BaseRollout):
                 await server.update_weights.remote(bucket, final=False)
                 bucket, size = [], 0
         report = await server.update_weights.remote(bucket, final=True, global_steps=global_steps)
-        logger.info("rank %s pushed weights of step %s to %s: %s", os.environ.get("RANK", "0"), global_steps,
-                    server_name(self.replica_rank), report)
+        logger.info(
+            "rank %s pushed weights of step %s to %s: %s",
+            os.environ.get("RANK", "0"),
+            global_steps,
+            server_name(self.replica_rank),
+            report,
+        )
         return report

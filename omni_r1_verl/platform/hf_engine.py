@@ -58,7 +58,8 @@ class GenerationRequest:
         prompt_ids: Prompt token ids (expanded multimodal placeholders).
         sampling: Sampling parameters (``n`` is handled by the caller: one request per sequence).
         max_tokens: Most tokens to generate for this sequence.
-        features: Processor features of the request's media (see :func:`~omni_r1_verl.platform.multimodal.build_features`).
+        features: Processor features of the request's media
+            (:func:`~omni_r1_verl.platform.multimodal.build_features`).
         model_kwargs: Extra ``forward`` arguments from ``mm_processor_kwargs`` (e.g. ``use_audio_in_video``).
     """
 
@@ -187,7 +188,9 @@ class HFGenerationEngine:
         logprobs_mode: str = "processed_logprobs",
     ):
         if logprobs_mode not in LOGPROBS_MODES:
-            raise ValueError(f"rollout.logprobs_mode={logprobs_mode!r} is not supported by the hf backend: {LOGPROBS_MODES}")
+            raise ValueError(
+                f"rollout.logprobs_mode={logprobs_mode!r} is not supported by the hf backend: {LOGPROBS_MODES}"
+            )
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.processor = processor
@@ -247,7 +250,9 @@ class HFGenerationEngine:
             input_ids[row, width - len(request.prompt_ids) :] = torch.tensor(request.prompt_ids, dtype=torch.long)
             attention_mask[row, width - len(request.prompt_ids) :] = 1
 
-        model_kwargs = forward_kwargs(self.model, {**requests[0].model_kwargs, **merge_features([r.features for r in requests])})
+        model_kwargs = forward_kwargs(
+            self.model, {**requests[0].model_kwargs, **merge_features([r.features for r in requests])}
+        )
         want_logprobs = any(r.sampling.logprobs for r in requests)
         sampler = SamplingProcessor(sampling, self.logprobs_mode if want_logprobs else None)
         rules = [self.stop_rule(r.sampling) for r in requests]

@@ -3,7 +3,8 @@
 verl's agent loops call ``await server.generate.remote(request_id=..., prompt_ids=..., sampling_params=...,
 image_data=..., video_data=..., audio_data=..., mm_processor_kwargs=...)`` and expect a ``TokenOutput``; the
 trainer's replica and checkpoint managers call the control plane (``wake_up``, ``sleep``, ``abort_all_requests``,
-``resume_generation`` ...). This actor serves both around an :class:`~omni_r1_verl.platform.hf_engine.HFGenerationEngine`:
+``resume_generation`` ...). This actor serves both around an
+:class:`~omni_r1_verl.platform.hf_engine.HFGenerationEngine`:
 
 * requests are queued and merged into batches of equal sampling settings and feature kinds (up to
   ``engine_kwargs.hf.max_batch_size`` sequences, waiting ``batch_wait_ms`` for company), generated in a worker
@@ -341,7 +342,10 @@ class HFServer:
             self.global_steps = global_steps
             if missing:
                 logger.warning(
-                    "weight update %d left %d parameters untouched, e.g. %s", self.weight_version, len(missing), missing[:3]
+                    "weight update %d left %d parameters untouched, e.g. %s",
+                    self.weight_version,
+                    len(missing),
+                    missing[:3],
                 )
             info.update(version=self.weight_version, missing=len(missing))
         return info

@@ -155,7 +155,11 @@ def build_features(
     want = [t for t in prompt_ids if t in ids.media]
     got = [t for t in expanded if t in ids.media]
     if want != got:
-        counts = {name: (want.count(t), got.count(t)) for name, t in (("image", ids.image), ("video", ids.video), ("audio", ids.audio)) if t is not None}
+        counts = {
+            name: (want.count(t), got.count(t))
+            for name, t in (("image", ids.image), ("video", ids.video), ("audio", ids.audio))
+            if t is not None
+        }
         raise ValueError(
             "the request's multimodal placeholders do not match its media: (prompt, processor) placeholder counts "
             f"{counts}, same order: {sorted(want) == sorted(got)}. The prompt was built from other media or other "

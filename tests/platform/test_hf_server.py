@@ -50,7 +50,10 @@ async def test_concurrent_requests_share_one_generate_call(server):
     spy = _GenerateSpy(server.engine)
     prompts = [_prompt(server, f"Question {i}?") for i in range(4)]
     outputs = await asyncio.gather(
-        *(server.generate(prompt_ids=p, sampling_params=dict(SAMPLING, max_tokens=4), request_id=str(i)) for i, p in enumerate(prompts))
+        *(
+            server.generate(prompt_ids=p, sampling_params=dict(SAMPLING, max_tokens=4), request_id=str(i))
+            for i, p in enumerate(prompts)
+        )
     )
     assert spy.sizes == [4]
     assert all(len(o.token_ids) == 4 for o in outputs)

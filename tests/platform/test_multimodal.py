@@ -13,7 +13,6 @@ from omni_r1_verl.platform.multimodal import (
     merge_features,
 )
 
-
 IDS = PlaceholderIds(image=10, video=11, audio=12, vision_bos=20, vision_eos=21, audio_bos=22, audio_eos=23)
 
 

@@ -88,6 +88,8 @@ def test_stop_strings_need_a_tokenizer():
     stop_ids=st.lists(st.integers(0, 30), max_size=2),
 )
 def test_trimming_agrees_with_step_by_step_stopping(tokens, stop, stop_ids):
-    rule = StopRule.build(SamplingParams(stop=(stop,), stop_token_ids=tuple(stop_ids)), eos_token_ids=[], decode=_decode)
+    rule = StopRule.build(
+        SamplingParams(stop=(stop,), stop_token_ids=tuple(stop_ids)), eos_token_ids=[], decode=_decode
+    )
     first_step = next((end for end in range(1, len(tokens) + 1) if rule.ends_with_stop(tokens[:end])), None)
     assert rule.stop_length(tokens) == first_step

@@ -54,7 +54,13 @@ def make_manager(tiny_assets, tokenizer, *overrides):
 
 
 def sample(t: str, **fields) -> dict:
-    return {"text": t, "reward_model": {"ground_truth": GT}, "extra_info": dict(EXTRA), "data_source": "revos", **fields}
+    return {
+        "text": t,
+        "reward_model": {"ground_truth": GT},
+        "extra_info": dict(EXTRA),
+        "data_source": "revos",
+        **fields,
+    }
 
 
 async def test_scores_like_the_library_with_the_fixed_key_set(tiny_assets, tokenizer):

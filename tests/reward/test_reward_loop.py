@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from reward_helpers import make_batch
 from transformers import AutoTokenizer
 
@@ -66,7 +67,7 @@ def reward_loop(tiny_assets, *overrides):
             f"actor_rollout_ref.model.path={tiny_assets.thinker}",
             "actor_rollout_ref.rollout.n=4",
             "reward.reward_kwargs.length.min_tokens=10",
-            "reward.reward_kwargs.length.max_tokens=40",
+            "reward.reward_kwargs.length.max_tokens=60",
             *overrides,
         ]
     )
@@ -96,7 +97,7 @@ def test_omni_r1_manager_in_reward_loop_manager(ray_cluster, tiny_assets):
     finally:
         shutdown(manager)
     assert out.meta_info["reward_extra_keys"] == list(METRIC_KEYS)
-    config = RewardConfig.from_dict(json.loads(json.dumps(dict(cfg.reward.reward_kwargs), default=dict)))
+    config = RewardConfig.from_dict(OmegaConf.to_container(cfg.reward.reward_kwargs, resolve=True))
     for uid in ("g0", "g1"):
         idx = [i for i, r in enumerate(rows) if r["uid"] == uid]
         expected = score_group(
