@@ -1,0 +1,72 @@
+"""Train the tiny Qwen2.5-Omni thinker for a few GRPO steps on CPU: the whole recipe, no GPU, no downloads.
+
+Builds (once) tiny random checkpoints and small synthetic Ref-AVS (frame + audio) and ReVOS (video) datasets under
+OUT_DIR, then runs verl's own trainer on them:
+
+  python -m verl.trainer.main_ppo +recipe=omni_r1 +recipe/platform=cpu_tiny actor_rollout_ref.model.path=... \\
+      data.train_files=[...] ... [OVERRIDES]
+
+Anything after OUT_DIR is passed to main_ppo as a Hydra override and wins over the demo's values.
+
+examples:
+  omni-r1 demo /tmp/omni-r1-demo
+  omni-r1 demo /tmp/omni-r1-demo --steps 3 actor_rollout_ref.rollout.n=4
+  omni-r1 demo /tmp/omni-r1-demo --print-command
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+
+NAME = "demo"
+HELP = "train the tiny Omni thinker for 2 GRPO steps on CPU with synthetic omnimodal data (verl main_ppo)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the command's arguments.
+
+    Args:
+        parser: The sub-command parser.
+    """
+    parser.add_argument("out_dir", help="directory for tiny assets, synthetic data, checkpoints (created, reused)")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides for main_ppo (applied last)")
+    parser.add_argument("--steps", type=int, default=2, help="GRPO steps (default: 2)")
+    parser.add_argument(
+        "--trainer",
+        choices=("v1", "legacy"),
+        default="v1",
+        help="verl trainer: v1 (default, TransferQueue) or legacy (trainer.use_v1=false)",
+    )
+    parser.add_argument("--tiny-dir", default=None, help="reuse an `omni-r1 make-tiny` directory")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the tiny models and data (default: 0)")
+    parser.add_argument("--print-command", action="store_true", help="prepare, print the main_ppo command, exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prepare the inputs and run ``main_ppo`` in a subprocess, streaming its output.
+
+    Args:
+        args: Parsed arguments.
+
+    Returns:
+        ``main_ppo``'s exit status.
+    """
+    from omni_r1_verl.demo import demo_overrides, prepare_demo
+
+    if args.steps < 1:
+        print("omni-r1 demo: --steps must be >= 1", file=sys.stderr)
+        return 2
+    paths = prepare_demo(args.out_dir, seed=args.seed, tiny_dir=args.tiny_dir)
+    overrides = demo_overrides(paths, steps=args.steps, use_v1=args.trainer == "v1") + list(args.overrides)
+    command = [sys.executable, "-m", "verl.trainer.main_ppo", *overrides]
+    print("$ " + shlex.join(command), flush=True)
+    if args.print_command:
+        return 0
+    env = dict(os.environ)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    # verl writes Hydra's outputs/ into the working directory: keep them with the demo.
+    return subprocess.call(command, cwd=paths.root, env=env)
