@@ -1,8 +1,7 @@
 """Launch a CPU ``main_ppo`` run and read back what verl printed: the harness of the e2e test and the benchmark.
 
-:class:`CpuRunSpec` names the three things a smoke run needs (a model, data files, a reward) plus the trainer path
-and length; :func:`run_main_ppo` runs ``python -m verl.trainer.main_ppo +recipe=<recipe>
-+recipe/platform=cpu_tiny ...`` in a subprocess, samples the memory of its whole process tree (driver, Ray
+:func:`run_command` runs a ``python -m verl.trainer.main_ppo ...`` command line (e.g. the one of ``omni-r1 demo``,
+:func:`omni_r1_verl.demo.demo_overrides`) in a subprocess, samples the memory of its whole process tree (driver, Ray
 daemons, every actor) and parses verl's console metrics per step.
 """
 
@@ -12,7 +11,6 @@ import math
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -22,68 +20,8 @@ from typing import Optional
 
 import psutil
 
-#: The text task's reward function (see :mod:`omni_r1_verl.platform.text_task`).
-TEXT_TASK_REWARD = "pkg://omni_r1_verl.platform.text_task"
-
 _STEP = re.compile(r"step:(\d+) - (.*)$")
 _NUMBER = re.compile(r"^(?:np\.\w+\()?([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\)?$")
-
-
-@dataclass(frozen=True)
-class CpuRunSpec:
-    """One CPU training run.
-
-    Attributes:
-        model_path: Policy checkpoint directory.
-        train_files: Training parquet file.
-        reward_path: ``reward.custom_reward_function.path`` (``None`` keeps the recipe's reward manager).
-        reward_manager: ``reward.reward_manager.name`` to use with ``reward_path`` (verl's ``naive`` calls it).
-        recipe: Recipe config composed first (``+recipe=...``).
-        platform: Platform config composed after it (``+recipe/platform=...``).
-        steps: ``trainer.total_training_steps``.
-        use_v1: verl's default V1 trainer with TransferQueue (``True``) or the legacy trainer.
-        checkpoint_dir: ``trainer.default_local_dir``; ``None`` leaves the recipe's.
-        save_freq: ``trainer.save_freq`` (``-1``: only what the recipe saves).
-        overrides: Further Hydra overrides, applied last.
-    """
-
-    model_path: Path
-    train_files: Path
-    reward_path: Optional[str] = TEXT_TASK_REWARD
-    reward_manager: str = "naive"
-    recipe: str = "omni_r1"
-    platform: str = "cpu_tiny"
-    steps: int = 2
-    use_v1: bool = True
-    checkpoint_dir: Optional[Path] = None
-    save_freq: int = -1
-    overrides: tuple[str, ...] = ()
-
-    def hydra_overrides(self) -> list[str]:
-        """The command-line overrides of the run."""
-        out = [
-            f"+recipe={self.recipe}",
-            f"+recipe/platform={self.platform}",
-            f"actor_rollout_ref.model.path={self.model_path}",
-            f"data.train_files={self.train_files}",
-            # The legacy trainer always builds a validation set.
-            f"data.val_files={self.train_files}",
-            f"trainer.total_training_steps={self.steps}",
-            f"trainer.use_v1={self.use_v1}",
-            f"trainer.save_freq={self.save_freq}",
-        ]
-        if self.reward_path is not None:
-            out += [
-                f"reward.reward_manager.name={self.reward_manager}",
-                f"reward.custom_reward_function.path={self.reward_path}",
-            ]
-        if self.checkpoint_dir is not None:
-            out.append(f"trainer.default_local_dir={self.checkpoint_dir}")
-        return out + list(self.overrides)
-
-    def command(self) -> list[str]:
-        """The full command line."""
-        return [sys.executable, "-m", "verl.trainer.main_ppo", *self.hydra_overrides()]
 
 
 @dataclass
@@ -196,18 +134,18 @@ def _kill_tree(pid: int) -> None:
     psutil.wait_procs(processes, timeout=30)
 
 
-def run_main_ppo(
-    spec: CpuRunSpec,
+def run_command(
+    command: Sequence[str],
     *,
     cwd: Optional[Path] = None,
     env: Optional[Mapping[str, str]] = None,
     timeout_s: Optional[float] = None,
     log_path: Optional[Path] = None,
 ) -> RunResult:
-    """Run ``main_ppo`` for ``spec`` and collect its metrics and memory.
+    """Run a ``main_ppo`` command line and collect its metrics and memory.
 
     Args:
-        spec: The run.
+        command: The full command (e.g. :meth:`CpuRunSpec.command`, or ``omni-r1 demo``'s).
         cwd: Working directory (verl writes ``outputs/`` there); defaults to the current one.
         env: Environment of the run; defaults to this process's.
         timeout_s: Kill the run's process tree after this many seconds (``returncode`` is then negative).
@@ -219,7 +157,7 @@ def run_main_ppo(
     env = dict(os.environ if env is None else env)
     start = time.perf_counter()
     proc = subprocess.Popen(
-        spec.command(),
+        list(command),
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
