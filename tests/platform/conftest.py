@@ -48,11 +48,16 @@ def omni_engine(tiny_assets):
 @pytest.fixture(scope="session")
 def cpu_tiny_config(tiny_text_model):
     """``+recipe=omni_r1 +recipe/platform=cpu_tiny`` composed for the tiny text model."""
+    from omegaconf import OmegaConf
+
     from omni_r1_verl.doctor import compose_config
 
-    return compose_config(
+    config = compose_config(
         ["+recipe=omni_r1", "+recipe/platform=cpu_tiny", f"actor_rollout_ref.model.path={tiny_text_model}"]
     )
+    # The servers receive sub-trees of the config, as verl's trainer hands them over: resolved.
+    OmegaConf.resolve(config)
+    return config
 
 
 #: Processor kwargs of the requests: audio interleaved with video, small frames.
