@@ -309,6 +309,7 @@ def check_config(overrides: Sequence[str]) -> list[Check]:
                     "warning",
                 )
             )
+    checks.append(_system2_check(cfg))
     rollout = OmegaConf.select(cfg, "actor_rollout_ref.rollout.name", default=None)
     if rollout == "vllm":
         import torch
@@ -323,6 +324,30 @@ def check_config(overrides: Sequence[str]) -> list[Check]:
             )
         )
     return checks
+
+
+def _system2_check(cfg) -> Check:
+    """System 2's checkpoints (SAM2, grounding model), required when a reward term reads System 2."""
+    from omegaconf import OmegaConf
+
+    from omni_r1_verl.detail.config import DetailConfig
+    from omni_r1_verl.scoring.config import RewardConfig
+
+    name = "System 2 (reward.reward_kwargs.detail)"
+    try:
+        kwargs = OmegaConf.to_container(OmegaConf.select(cfg, "reward.reward_kwargs", default={}), resolve=True)
+        weights = RewardConfig.from_dict(kwargs).weights
+        detail = DetailConfig.coerce((kwargs or {}).get("detail"))
+    except (ValueError, TypeError) as err:
+        return Check(name, False, f"invalid config: {err}", "fix the key named in the message")
+    if weights.alignment == weights.consistency == weights.detection == 0:
+        return Check(name, True, "not used (alignment, consistency and detection weights are 0)")
+    try:
+        detail.check_paths(need_grounding=True)
+    except FileNotFoundError as err:
+        key = str(err).split("=")[0].split(" ")[0]
+        return Check(name, False, str(err), f"set {key}=<existing path>, or `omni-r1 make-tiny DIR` for a CPU run")
+    return Check(name, True, f"sam2 {detail.sam2.checkpoint}; grounding {detail.grounding.model_path}")
 
 
 def run_all(overrides: Sequence[str] = (), with_ray: bool = True) -> list[Check]:

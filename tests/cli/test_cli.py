@@ -70,3 +70,22 @@ def test_doctor_reports_missing_checkpoint_of_a_config(tmp_path):
 def test_doctor_accepts_an_existing_checkpoint(tiny_assets):
     proc = _doctor("--no-ray", "+recipe=omni_r1", f"actor_rollout_ref.model.path={tiny_assets.thinker}")
     assert "[ok  ] policy (System 1) model (actor_rollout_ref.model.path)" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_doctor_requires_system2_checkpoints_when_a_reward_reads_them(tiny_assets):
+    base = ["--no-ray", "+recipe=omni_r1", f"actor_rollout_ref.model.path={tiny_assets.thinker}"]
+    proc = _doctor(*base)
+    assert proc.returncode == 1
+    assert "fix: set reward.reward_kwargs.detail.sam2.checkpoint=<existing path>" in proc.stdout, proc.stdout[-3000:]
+    detail = "reward.reward_kwargs.detail"
+    proc = _doctor(
+        *base,
+        f"{detail}.sam2.checkpoint={tiny_assets.sam2_checkpoint}",
+        f"{detail}.sam2.config={tiny_assets.sam2_config}",
+        f"{detail}.grounding.model_path={tiny_assets.thinker}",
+    )
+    assert f"sam2 {tiny_assets.sam2_checkpoint}; grounding {tiny_assets.thinker}" in proc.stdout, proc.stdout[-3000:]
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    weights = "reward.reward_kwargs.weights"
+    off = [f"{weights}.alignment=0", f"{weights}.consistency=0", f"{weights}.detection=0"]
+    assert _doctor(*base, *off).returncode == 0
