@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
-import pytest
-
-from omni_r1_verl.reward.group_gate import GroupGate, get_gate
+from omni_r1_verl.reward.group_gate import GroupGate
 
 
 async def test_qualified_member_waits_for_the_quorum():
@@ -61,8 +61,15 @@ async def test_stale_incomplete_groups_are_pruned():
     assert len(gate) == 1
 
 
-async def test_without_ray_the_gate_is_local_to_the_event_loop():
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():
-        pytest.skip("a Ray cluster is running in this process")
-    assert isinstance(get_gate(), GroupGate) and get_gate() is get_gate()
+def test_without_ray_the_gate_is_local_to_the_event_loop():
+    # In a fresh interpreter: the suite's own Ray cluster must not leak into this check.
+    code = (
+        "import asyncio, ray\n"
+        "from omni_r1_verl.reward.group_gate import GroupGate, get_gate\n"
+        "async def main():\n"
+        "    assert not ray.is_initialized()\n"
+        "    gate = get_gate()\n"
+        "    assert isinstance(gate, GroupGate) and gate is get_gate()\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
