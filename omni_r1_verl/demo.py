@@ -119,6 +119,8 @@ def demo_overrides(paths: DemoPaths, *, steps: int = 2, use_v1: bool = True) -> 
         f"trainer.total_training_steps={steps}",
         f"trainer.use_v1={use_v1}",
         f"trainer.default_local_dir={paths.root / 'checkpoints'}",
+        # Each demo run trains from scratch (pass trainer.resume_mode=auto to continue from the last checkpoint).
+        "trainer.resume_mode=disable",
         "trainer.project_name=omni_r1_demo",
         "trainer.experiment_name=cpu_tiny",
         # System 2 on CPU: one worker, the tiny SAM2 and the tiny thinker as grounding model (random boxes).

@@ -33,6 +33,8 @@ class RunResult:
         wall_s: Wall time of the whole command (Ray start and shutdown included).
         metrics: verl's console metrics by training step.
         log: Combined stdout and stderr.
+        peak_pss_bytes: Peak of the summed proportional set size (PSS: shared pages split between the processes
+            that map them) of the run's process tree: the memory the run really occupies.
         peak_rss_bytes: Peak of the summed resident memory of the run's process tree (shared pages counted once
             per process, so an upper bound).
         peak_processes: Most processes alive at once in the tree.
@@ -43,6 +45,7 @@ class RunResult:
     metrics: dict[int, dict[str, float]]
     log: str
     peak_rss_bytes: int = 0
+    peak_pss_bytes: int = 0
     peak_processes: int = 0
     steps: list[int] = field(default_factory=list)
 
@@ -91,6 +94,7 @@ class _TreeMemorySampler(threading.Thread):
         self.pid = pid
         self.interval_s = interval_s
         self.peak_rss = 0
+        self.peak_pss = 0
         self.peak_processes = 0
         self._stop_event = threading.Event()
 
@@ -104,13 +108,16 @@ class _TreeMemorySampler(threading.Thread):
                 processes = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 return
-            total = 0
+            total = pss = 0
             for process in processes:
                 try:
-                    total += process.memory_info().rss
+                    info = process.memory_full_info()  # PSS comes from /proc/<pid>/smaps_rollup on Linux
+                    total += info.rss
+                    pss += getattr(info, "pss", info.rss)
                 except psutil.Error:
                     pass
             self.peak_rss = max(self.peak_rss, total)
+            self.peak_pss = max(self.peak_pss, pss)
             self.peak_processes = max(self.peak_processes, len(processes))
             self._stop_event.wait(self.interval_s)
 
@@ -185,6 +192,7 @@ def run_command(
         metrics=metrics,
         log=log,
         peak_rss_bytes=sampler.peak_rss,
+        peak_pss_bytes=sampler.peak_pss,
         peak_processes=sampler.peak_processes,
         steps=sorted(metrics),
     )
