@@ -23,6 +23,9 @@ class HFEngineConfig:
     Attributes:
         max_batch_size: Most sequences merged into one ``generate`` call (requests with equal sampling settings).
         batch_wait_ms: How long the first queued request waits for others to join its batch.
+        max_batch_wait_ms: Longest the first queued request waits for requests that arrived but whose multimodal
+            features are still being computed (they join the batch when ready); bounds that wait under a steady
+            stream of multimodal requests.
         num_threads: torch intra-op threads of the server process; ``0`` keeps torch's default (Ray sets it from
             the actor's CPU share).
         model_class: Fully qualified model class to load instead of the transformers auto-class resolution.
@@ -30,6 +33,7 @@ class HFEngineConfig:
 
     max_batch_size: int = 8
     batch_wait_ms: float = 5.0
+    max_batch_wait_ms: float = 1000.0
     num_threads: int = 0
     model_class: Optional[str] = None
 
@@ -38,6 +42,11 @@ class HFEngineConfig:
             raise ValueError(f"engine_kwargs.hf.max_batch_size must be >= 1, got {self.max_batch_size}")
         if self.batch_wait_ms < 0:
             raise ValueError(f"engine_kwargs.hf.batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
+        if self.max_batch_wait_ms < self.batch_wait_ms:
+            raise ValueError(
+                f"engine_kwargs.hf.max_batch_wait_ms ({self.max_batch_wait_ms}) must be >= batch_wait_ms "
+                f"({self.batch_wait_ms})"
+            )
         if self.num_threads < 0:
             raise ValueError(f"engine_kwargs.hf.num_threads must be >= 0, got {self.num_threads}")
 

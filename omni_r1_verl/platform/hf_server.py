@@ -7,7 +7,8 @@ trainer's replica and checkpoint managers call the control plane (``wake_up``, `
 :class:`~omni_r1_verl.platform.hf_engine.HFGenerationEngine`:
 
 * requests are queued and merged into batches of equal sampling settings and feature kinds (up to
-  ``engine_kwargs.hf.max_batch_size`` sequences, waiting ``batch_wait_ms`` for company), generated in a worker
+  ``engine_kwargs.hf.max_batch_size`` sequences, waiting ``batch_wait_ms`` for company and up to
+  ``max_batch_wait_ms`` for arrived requests whose multimodal features are still being computed), generated in a worker
   thread so the actor keeps answering while the model runs;
 * multimodal features are computed per request (a bad request fails alone, not its batch);
 * weights arrive in buckets from :class:`~omni_r1_verl.platform.hf_adapter.HFServerAdapter` and are applied
@@ -127,6 +128,7 @@ class HFServer:
         self._engine_lock = asyncio.Lock()
         self._worker: Optional[asyncio.Task] = None
         self._running: list[_Pending] = []
+        self._preparing = 0  # requests admitted whose multimodal features are being computed
         self._abort = threading.Event()
         self._admission = asyncio.Event()
         self._admission.set()
@@ -177,15 +179,19 @@ class HFServer:
         if image_data is not None or video_data is not None or audio_data is not None:
             if self.engine.processor is None:
                 raise ValueError("the served model has no multimodal processor; it cannot take image/video/audio data")
-            features = await asyncio.to_thread(
-                build_features,
-                self.engine.processor,
-                prompt_ids,
-                images=image_data,
-                videos=video_data,
-                audios=audio_data,
-                mm_processor_kwargs=mm_processor_kwargs,
-            )
+            self._preparing += 1
+            try:
+                features = await asyncio.to_thread(
+                    build_features,
+                    self.engine.processor,
+                    prompt_ids,
+                    images=image_data,
+                    videos=video_data,
+                    audios=audio_data,
+                    mm_processor_kwargs=mm_processor_kwargs,
+                )
+            finally:
+                self._preparing -= 1
         request = GenerationRequest(
             prompt_ids=prompt_ids,
             sampling=sampling,
@@ -286,8 +292,7 @@ class HFServer:
     async def _serve_batches(self) -> None:
         while True:
             await self._has_work.wait()
-            if self.engine_config.batch_wait_ms:
-                await asyncio.sleep(self.engine_config.batch_wait_ms / 1000)
+            await self._wait_for_company()
             if not self._queue:
                 self._has_work.clear()
                 continue
@@ -307,6 +312,26 @@ class HFServer:
                             pending.future.set_result(result)
                 finally:
                     self._running = []
+
+    async def _wait_for_company(self) -> None:
+        """Give the head of the queue ``batch_wait_ms`` for company, longer while arrived requests are preparing.
+
+        Requests whose multimodal features are still being computed have arrived together with the queued ones
+        (an agent-loop step sends its prompts at once); waiting for them, up to ``max_batch_wait_ms``, keeps
+        multimodal batches whole however slow the feature computation is on a loaded machine.
+        """
+        config = self.engine_config
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        if config.batch_wait_ms:
+            await asyncio.sleep(config.batch_wait_ms / 1000)
+        step = max(config.batch_wait_ms, 1.0) / 1000
+        while (
+            self._preparing
+            and len(self._queue) < config.max_batch_size
+            and loop.time() - start + step <= config.max_batch_wait_ms / 1000
+        ):
+            await asyncio.sleep(step)
 
     async def _wait_for_admission(self) -> None:
         if not self._rejecting:

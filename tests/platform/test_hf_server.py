@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 
 import pytest
 import torch
@@ -63,6 +65,35 @@ async def test_concurrent_requests_share_one_generate_call(server):
         server.generate(prompt_ids=prompts[1], sampling_params=dict(SAMPLING, max_tokens=2, top_p=0.5), request_id="y"),
     )
     assert spy.sizes[1:] == [1, 1]
+
+
+@pytest.mark.parametrize("max_batch_wait_ms, sizes", [(120_000, [2]), (20, [1, 1])])
+async def test_requests_still_computing_features_join_the_batch(server, monkeypatch, max_batch_wait_ms, sizes):
+    # Request "slow" arrives with "fast" but its multimodal features take far longer than batch_wait_ms.
+    def build_features(processor, prompt_ids, images=None, **_):
+        time.sleep(0.5 if images == ["slow"] else 0.0)
+        return {}
+
+    monkeypatch.setattr("omni_r1_verl.platform.hf_server.build_features", build_features)
+    server.engine.processor = object()  # the text-only tiny model has none; features are faked above
+    server.engine_config = dataclasses.replace(
+        server.engine_config, batch_wait_ms=20, max_batch_wait_ms=max_batch_wait_ms
+    )
+    spy = _GenerateSpy(server.engine)
+    outputs = await asyncio.gather(
+        *(
+            server.generate(
+                prompt_ids=_prompt(server, f"Question {kind}?"),
+                sampling_params=dict(SAMPLING, max_tokens=3),
+                request_id=kind,
+                image_data=[kind],
+            )
+            for kind in ("fast", "slow")
+        )
+    )
+    # Within max_batch_wait_ms the server waits for the slow one; past it the fast one goes alone.
+    assert spy.sizes == sizes
+    assert all(len(o.token_ids) == 3 for o in outputs)
 
 
 async def test_n_sequences_need_generate_n(server):
@@ -137,6 +168,8 @@ async def test_video_audio_requests_through_the_server(tiny_assets, video_audio_
     )
     OmegaConf.resolve(config)
     server = HFServer(config.actor_rollout_ref.rollout, config.actor_rollout_ref.model)
+    # A loaded CI machine can take seconds for the video features; batching must not depend on that.
+    server.engine_config = dataclasses.replace(server.engine_config, max_batch_wait_ms=120_000)
     assert isinstance(server.engine.model, Qwen2_5OmniThinkerForConditionalGeneration)
     # verl's processor loader rejects Qwen2.5-Omni; our model binding makes it load the real processor.
     assert type(server.engine.processor).__name__ == "Qwen2_5OmniProcessor"
