@@ -68,6 +68,38 @@ class GTEntry:
         return len(self.objects)
 
 
+def encode_record(frames: Sequence[bytes]) -> bytes:
+    """One object's record: ``F + 1`` little-endian uint32 offsets, then its ``F`` RLE strings.
+
+    Args:
+        frames: Compressed COCO RLE per frame (``b""`` when the object is absent).
+
+    Raises:
+        ValueError: If there are no frames.
+    """
+    if not frames:
+        raise ValueError("an object needs at least one frame")
+    offsets = np.zeros(len(frames) + 1, dtype="<u4")
+    offsets[1:] = np.cumsum([len(s) for s in frames])
+    return offsets.tobytes() + b"".join(frames)
+
+
+def decode_record(record: bytes, num_frames: int) -> list[bytes]:
+    """The per-frame RLE strings of a record made by :func:`encode_record` (offsets are checked).
+
+    Raises:
+        ValueError: If the offsets do not describe ``record``.
+    """
+    head = 4 * (num_frames + 1)
+    if num_frames < 1 or len(record) < head:
+        raise ValueError(f"a record of {len(record)} bytes cannot hold {num_frames} frames")
+    offsets = np.frombuffer(record, dtype="<u4", count=num_frames + 1).astype(np.int64)
+    if offsets[0] != 0 or (np.diff(offsets) < 0).any() or offsets[-1] != len(record) - head:
+        raise ValueError("record offsets do not match its size")
+    bounds = (offsets + head).tolist()
+    return [record[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 @dataclass(frozen=True)
 class _ObjectRecord:
     offset: int
@@ -107,13 +139,26 @@ class GroundTruthWriter:
         Returns:
             The object's record index.
         """
-        if not frames:
-            raise ValueError("an object needs at least one frame")
-        offsets = np.zeros(len(frames) + 1, dtype="<u4")
-        offsets[1:] = np.cumsum([len(s) for s in frames])
-        record = offsets.tobytes() + b"".join(frames)
+        return self.add_record(encode_record(frames), len(frames), height, width)
+
+    def add_record(self, record: bytes, num_frames: int, height: int, width: int, crc32: int | None = None) -> int:
+        """Append a record made by :func:`encode_record` (conversion workers build records, the writer appends).
+
+        Args:
+            record: The encoded object.
+            num_frames: Frames in the record.
+            height: Mask height.
+            width: Mask width.
+            crc32: ``zlib.crc32(record)`` when the caller has it already.
+
+        Returns:
+            The object's record index.
+        """
+        if num_frames < 1 or len(record) < 4 * (num_frames + 1):
+            raise ValueError(f"a record of {len(record)} bytes cannot hold {num_frames} frames")
         self._data.write(record)
-        self._objects.append([self._offset, len(record), len(frames), height, width, zlib.crc32(record)])
+        checksum = zlib.crc32(record) if crc32 is None else crc32
+        self._objects.append([self._offset, len(record), num_frames, height, width, checksum])
         self._offset += len(record)
         return len(self._objects) - 1
 

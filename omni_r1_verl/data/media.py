@@ -73,8 +73,9 @@ def load_frames(
     """Decode frames and resize them all to the System-1 budget (size taken from the first frame).
 
     JPEGs are decoded directly at the smallest DCT scale (1/2, 1/4, 1/8) that is still at least the target size,
-    then resized: for 720p sources this is several times faster than decoding at full size, with the same
-    output size (``benchmarks/data_pipeline.py`` measures it).
+    then resized together in one antialiased bicubic ``uint8`` resize (torch's, which matches Pillow's within one
+    grey level and is several times faster): for 720p sources this is over twice as fast as decoding at full size
+    and resizing frame by frame, with the same output size (``benchmarks/data_pipeline.py`` measures it).
 
     Args:
         paths: Frame image files in temporal order.
@@ -92,12 +93,41 @@ def load_frames(
     first_h, first_w = image_size(paths[0])
     h, w = smart_resize(first_h, first_w, min_pixels=min_pixels, max_pixels=max_pixels)
     out = np.empty((len(paths), h, w, 3), dtype=np.uint8)
+    pending: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}  # decoded size -> frames to resize
     for i, path in enumerate(paths):
         img = _open_rgb(path, target=(w, h))
-        if img.size != (w, h):
-            img = img.resize((w, h), Image.Resampling.BICUBIC)
-        out[i] = np.asarray(img)
+        if img.size == (w, h):
+            out[i] = np.asarray(img)
+        else:
+            pending.setdefault(img.size, []).append((i, np.asarray(img)))
+    for group in pending.values():
+        indices, arrays = zip(*group)
+        out[list(indices)] = resize_frames(np.stack(arrays), h, w)
     return out
+
+
+def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize ``uint8 (T, H, W, 3)`` frames with antialiased bicubic interpolation (Pillow's ``BICUBIC``).
+
+    Args:
+        frames: Frames of one size.
+        height: Output height.
+        width: Output width.
+
+    Returns:
+        ``uint8 (T, height, width, 3)``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+    try:
+        resized = F.interpolate(video, size=(height, width), mode="bicubic", antialias=True)
+    except (RuntimeError, NotImplementedError):  # a torch without the uint8 kernel: Pillow, frame by frame
+        return np.stack(
+            [np.asarray(Image.fromarray(f).resize((width, height), Image.Resampling.BICUBIC)) for f in frames]
+        )
+    return resized.permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def load_audio(path: str | Path, sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:

@@ -14,6 +14,7 @@ interrupted run never leaves half-written outputs next to good ones.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import multiprocessing as mp
@@ -178,7 +179,7 @@ def _convert(config: PrepareConfig, paths: OutputPaths, staging: Path, report: V
         if writer is None:
             rows += [s.row for s in result.samples]
             continue
-        ids = [writer.add_object(o.frames, o.height, o.width) for o in result.objects]
+        ids = [writer.add_record(o.record, len(o.frames), o.height, o.width, o.crc32) for o in result.objects]
         for sample in result.samples:
             gt = sample.gt
             fg = ids[gt.foreground] if gt.foreground >= 0 else -1
@@ -197,7 +198,7 @@ def _convert(config: PrepareConfig, paths: OutputPaths, staging: Path, report: V
         return EXIT_ERRORS
     if not rows:
         return EXIT_ERRORS
-    sizes = [len(json.dumps(r, separators=(",", ":"))) for r in rows]
+    sizes = [len(_compact_json(r)) for r in rows]
     report.stats.update(row_bytes_mean=round(sum(sizes) / len(sizes)), row_bytes_max=max(sizes))
     report.stats["parquet_bytes"] = write_rows(rows, staging / "rows.parquet")
     _publish(staging / "rows.parquet", paths.parquet)
@@ -207,6 +208,15 @@ def _convert(config: PrepareConfig, paths: OutputPaths, staging: Path, report: V
     if media_out is not None:
         _publish(media_out, paths.media)
     return EXIT_OK
+
+
+def _compact_json(row: dict) -> bytes:
+    """A row as compact JSON (for its size); orjson when installed, it is ten times faster on large splits."""
+    try:
+        import orjson
+    except ImportError:  # optional speed-up only
+        return json.dumps(row, separators=(",", ":")).encode()
+    return orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
 
 
 def _remove_stale_staging(out: Path, split: str) -> None:
@@ -306,8 +316,14 @@ def run_units(converter: Converter, units: list[Unit], workers: int, progress: b
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else None
     chunk = max(1, len(units) // (workers * 8))
-    with mp.get_context(method).Pool(workers, initializer=_init_worker, initargs=(converter,)) as pool:
-        with tqdm(total=total, unit="sample", desc=desc, disable=not progress) as bar:
-            for unit, result in zip(units, pool.imap(_work, units, chunksize=chunk)):
-                yield result
-                bar.update(len(unit.samples))
+    # Forked workers inherit the loaded metadata; frozen, the collector never walks it (or copies its pages).
+    gc.collect()
+    gc.freeze()
+    try:
+        with mp.get_context(method).Pool(workers, initializer=_init_worker, initargs=(converter,)) as pool:
+            with tqdm(total=total, unit="sample", desc=desc, disable=not progress) as bar:
+                for unit, result in zip(units, pool.imap(_work, units, chunksize=chunk)):
+                    yield result
+                    bar.update(len(unit.samples))
+    finally:
+        gc.unfreeze()

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from omni_r1_verl.data import rle
-from omni_r1_verl.data.gt_store import GroundTruthStore, GroundTruthStoreError, GroundTruthWriter
+from omni_r1_verl.data.gt_store import (
+    GroundTruthStore,
+    GroundTruthStoreError,
+    GroundTruthWriter,
+    decode_record,
+    encode_record,
+)
 
 
 def _random_masks(rng, n_obj, frames, h, w):
@@ -79,6 +85,22 @@ def test_writer_rejects_duplicates_and_size_mismatches(tmp_path):
             writer.add_sample("a", [obj], 2, 4, 4)
         with pytest.raises(ValueError, match="2x4x4"):
             writer.add_sample("b", [obj], 3, 4, 4)
+
+
+def test_records_built_elsewhere_read_back_like_added_objects(tmp_path):
+    masks = _random_masks(np.random.default_rng(3), 1, 4, 9, 11)[0]
+    frames = rle.encode(masks)
+    record = encode_record(frames)
+    assert decode_record(record, 4) == frames
+    with pytest.raises(ValueError, match="offsets"):
+        decode_record(record[:-1], 4)
+    with pytest.raises(ValueError, match="cannot hold"):
+        decode_record(record[:8], 4)
+    with GroundTruthWriter(tmp_path / "gt") as writer:
+        writer.add_sample("a", [writer.add_record(record, 4, 9, 11)], 4, 9, 11)
+        with pytest.raises(ValueError, match="cannot hold"):
+            writer.add_record(b"\0" * 8, 4, 9, 11)
+    assert np.array_equal(GroundTruthStore(tmp_path / "gt").masks("a"), masks[None])
 
 
 def test_concurrent_readers_agree(store):

@@ -80,3 +80,23 @@ def test_nothing_convertible_exits_1(dataset_copy, tmp_path, run_prepare):
     result = run_prepare("refavs", root, "train", tmp_path / "out")
     assert result.exit_code == 1 and result.report.samples_written == 0
     assert not result.paths.parquet.exists() and result.paths.report_json.is_file()
+
+
+def test_objects_cross_the_worker_pipe_as_one_checked_record():
+    import pickle
+    import zlib
+
+    from omni_r1_verl.data import rle
+    from omni_r1_verl.data.converters.base import GTObject
+    from omni_r1_verl.data.gt_store import encode_record
+
+    masks = np.zeros((3, 64, 64), dtype=bool)
+    masks[0, 5:40, 3:50] = masks[2, 10:12, 10:60] = True
+    obj = GTObject(rle.encode(masks), 64, 64)
+    fresh = pickle.dumps(obj)
+    assert obj.areas == [35 * 47, 0, 2 * 50]  # computes and caches the runs
+    assert pickle.dumps(obj) == fresh  # the cached runs stay behind
+    copy = pickle.loads(fresh)
+    assert copy == obj and copy.frames == obj.frames and "runs" not in vars(copy)
+    assert copy.record == encode_record(obj.frames) and copy.crc32 == zlib.crc32(copy.record)
+    assert copy.areas == obj.areas

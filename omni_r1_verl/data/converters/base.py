@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from omni_r1_verl.data import rle
+from omni_r1_verl.data.gt_store import decode_record, encode_record
 from omni_r1_verl.data.media import MediaError, image_size, load_audio, load_image
 from omni_r1_verl.data.report import DatasetLayoutError, Issue
 from omni_r1_verl.data.schema import UnsafePathError, resolve_under_root
@@ -76,6 +78,32 @@ class GTObject:
     def areas(self) -> list[int]:
         """Mask area per frame."""
         return self.runs.areas().tolist()
+
+    @cached_property
+    def record(self) -> bytes:
+        """The object's ground-truth store record (:func:`omni_r1_verl.data.gt_store.encode_record`)."""
+        return encode_record(self.frames)
+
+    @cached_property
+    def crc32(self) -> int:
+        """Checksum of :attr:`record`."""
+        return zlib.crc32(self.record)
+
+    # Conversion workers send objects to the main process as one record each, checksummed on the worker's core:
+    # one bytes object on the pipe instead of one per frame, and never the cached runs.
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "crc32": self.crc32,
+            "num_frames": len(self.frames),
+            "height": self.height,
+            "width": self.width,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.height, self.width = state["height"], state["width"]
+        self.record, self.crc32 = state["record"], state["crc32"]
+        self.frames = decode_record(state["record"], state["num_frames"])
 
 
 @dataclass
