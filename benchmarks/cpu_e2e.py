@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         f"(peak processes: {result.peak_processes}; summed RSS {result.peak_rss_bytes / 1024**3:.2f} GB counts the "
         "shared libraries once per process; PSS splits shared pages between the processes that map them)"
     )
+    print("\nPSS by process at the peak:")
+    for label, pss in result.peak_breakdown:
+        print(f"  {pss / 1024**2:9.0f} MB  {label}")
     return 0 if all(value <= budget for _, value, budget, _, _ in rows) else 1
 
 

@@ -38,6 +38,8 @@ class RunResult:
         peak_rss_bytes: Peak of the summed resident memory of the run's process tree (shared pages counted once
             per process, so an upper bound).
         peak_processes: Most processes alive at once in the tree.
+        peak_breakdown: ``(process, PSS bytes)`` of every process at the PSS peak, largest first; the process is
+            named by its command line (Ray workers by their actor title, e.g. ``ray::WorkerDict``).
     """
 
     returncode: int
@@ -48,6 +50,7 @@ class RunResult:
     peak_pss_bytes: int = 0
     peak_processes: int = 0
     steps: list[int] = field(default_factory=list)
+    peak_breakdown: list[tuple[str, int]] = field(default_factory=list)
 
     def metric(self, step: int, key: str) -> float:
         """One metric of one step.
@@ -96,6 +99,7 @@ class _TreeMemorySampler(threading.Thread):
         self.peak_rss = 0
         self.peak_pss = 0
         self.peak_processes = 0
+        self.peak_breakdown: list[tuple[str, int]] = []
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -109,21 +113,37 @@ class _TreeMemorySampler(threading.Thread):
             except psutil.NoSuchProcess:
                 return
             total = pss = 0
+            breakdown = []
             for process in processes:
                 try:
                     info = process.memory_full_info()  # PSS comes from /proc/<pid>/smaps_rollup on Linux
                     total += info.rss
                     pss += getattr(info, "pss", info.rss)
+                    breakdown.append((_label(process), getattr(info, "pss", info.rss)))
                 except psutil.Error:
                     pass
             self.peak_rss = max(self.peak_rss, total)
-            self.peak_pss = max(self.peak_pss, pss)
+            if pss > self.peak_pss:
+                self.peak_pss = pss
+                self.peak_breakdown = sorted(breakdown, key=lambda item: -item[1])
             self.peak_processes = max(self.peak_processes, len(processes))
             self._stop_event.wait(self.interval_s)
 
     def stop(self) -> None:
         self._stop_event.set()
         self.join()
+
+
+def _label(process: psutil.Process) -> str:
+    """A short name for a process: its command line (Ray sets actor titles such as ``ray::WorkerDict`` there)."""
+    try:
+        cmdline = process.cmdline()
+    except psutil.Error:
+        cmdline = []
+    if not cmdline:
+        return process.name()
+    head = Path(cmdline[0]).name if "/" in cmdline[0] else cmdline[0]
+    return " ".join([head, *cmdline[1:3]])[:80]
 
 
 def _kill_tree(pid: int) -> None:
@@ -194,6 +214,7 @@ def run_command(
         peak_rss_bytes=sampler.peak_rss,
         peak_pss_bytes=sampler.peak_pss,
         peak_processes=sampler.peak_processes,
+        peak_breakdown=sampler.peak_breakdown,
         steps=sorted(metrics),
     )
 

@@ -32,6 +32,7 @@ from omni_r1_verl.platform.config import HFEngineConfig
 from omni_r1_verl.platform.hf_engine import GenerationRequest, GenerationResult, HFGenerationEngine
 from omni_r1_verl.platform.multimodal import build_features
 from omni_r1_verl.platform.sampling import SamplingParams
+from omni_r1_verl.utils.memory import release_free_memory
 
 logger = logging.getLogger(__name__)
 
@@ -300,7 +301,7 @@ class HFServer:
             async with self._engine_lock:
                 self._running = batch
                 try:
-                    results = await asyncio.to_thread(self.engine.generate, [p.request for p in batch], self._abort)
+                    results = await asyncio.to_thread(self._generate, [p.request for p in batch])
                 except Exception as error:  # noqa: BLE001 - the callers get the error, the server keeps serving
                     logger.exception("generate failed for a batch of %d sequences", len(batch))
                     for pending in batch:
@@ -312,6 +313,12 @@ class HFServer:
                             pending.future.set_result(result)
                 finally:
                     self._running = []
+
+    def _generate(self, requests: list) -> list[GenerationResult]:
+        try:
+            return self.engine.generate(requests, self._abort)
+        finally:
+            release_free_memory()  # the batch's activations must not stay resident while the trainer runs
 
     async def _wait_for_company(self) -> None:
         """Give the head of the queue ``batch_wait_ms`` for company, longer while arrived requests are preparing.

@@ -173,6 +173,9 @@ def test_root_omni_names_resolve_to_the_thinker(omni_engine):
 
 def test_video_audio_requests_match_a_direct_forward_batched_and_alone(omni_engine, video_audio_request):
     processor = omni_engine.processor
+    head = omni_engine.model.get_output_embeddings()
+    positions = []
+    head.register_forward_hook(lambda module, args, logits: positions.append(logits.shape[-2]))
     built = [
         video_audio_request(processor, seed=0, question="Where is the dog?"),
         video_audio_request(processor, seed=1, question="Who speaks, and what is said in the video?"),
@@ -189,6 +192,10 @@ def test_video_audio_requests_match_a_direct_forward_batched_and_alone(omni_engi
         )
         requests.append(GenerationRequest(request.prompt_ids, sampling, 6, features, request.mm_processor_kwargs))
     batched = omni_engine.generate(requests)
+    # The thinker's forward has no logits_to_keep: the engine keeps its head off the prompt positions itself.
+    assert positions and set(positions) == {1}
+    head._forward_hooks.clear()
+    assert "forward" not in vars(head)  # restored after generating
     for request, mm, result in zip(requests, built, batched):
         kwargs = forward_kwargs(omni_engine.model, {**mm.processor_outputs, **mm.mm_processor_kwargs})
         expected = _direct_logprobs(omni_engine, request.prompt_ids, result.token_ids, **kwargs)

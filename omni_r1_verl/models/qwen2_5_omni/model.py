@@ -9,6 +9,13 @@ the talker and token2wav), freezes the towers the config asks for and makes the 
 
 Freezing is configured on the HF config through verl's free-form ``actor_rollout_ref.model.override_config``
 (``freeze_vision_tower`` / ``freeze_audio_tower``), the only model setting that reaches the FSDP workers.
+
+Fused log-probs (``actor_rollout_ref.model.use_fused_kernels=true``): verl then asks the model for per-token
+log-probs and entropy instead of logits, and installs a text-only forward for model types it does not know, which
+would silently drop the audio and video inputs of the thinker. Our binding keeps the thinker's own multimodal forward
+and sets :attr:`OmniThinkerForVerl.fused_kernels_backend`; the forward then feeds the final hidden states to verl's
+chunked fused linear (``torch``/``liger``) or its Triton kernel, so the ``(tokens, vocabulary)`` logits of a
+152k-token vocabulary are never materialised (``override_config.fused_log_probs_chunk_size`` tokens at a time).
 """
 
 from __future__ import annotations
@@ -34,6 +41,10 @@ AUDIO_TOWER = "audio_tower"
 #: its two towers, which would leave all decoder layers in one root flat parameter.
 FSDP_WRAP_CLASSES = ("Qwen2_5OmniDecoderLayer", "Qwen2_5OmniAudioEncoder", "Qwen2_5OmniVisionEncoder")
 THINKER_ARCHITECTURE = "Qwen2_5OmniThinkerForConditionalGeneration"
+#: Config attribute (set through ``override_config``): tokens per chunk of the fused log-prob computation.
+FUSED_CHUNK_KEY = "fused_log_probs_chunk_size"
+#: Fused-kernel backends of verl the thinker supports.
+FUSED_BACKENDS = ("torch", "liger", "triton")
 
 
 def freeze_towers(model: Any, vision: bool, audio: bool) -> dict[str, int]:
@@ -96,6 +107,57 @@ class OmniThinkerForVerl(Qwen2_5OmniThinkerForConditionalGeneration):
     #: transformers >= 5 no longer reads this attribute when loading.
     _checkpoint_conversion_mapping = {THINKER_PREFIX: "^"}
 
+    #: verl fused-kernel backend set by our binding when ``use_fused_kernels`` is on (``None``: logits as usual).
+    fused_kernels_backend: str | None = None
+
+    def forward(self, *args: Any, temperature: float | None = None, shift_labels: Any = None, **kwargs: Any) -> Any:
+        """The thinker's forward; per-token log-probs and entropy instead of logits in verl's fused-kernel mode.
+
+        Args:
+            *args: Passed to the thinker's forward.
+            temperature: Given by verl's engine only in fused-kernel mode (with ``return_dict=True`` and, for packed
+                sequences, ``shift_labels``).
+            shift_labels: Next-token labels verl rolled over the packed sequence (fused mode, packed inputs).
+            **kwargs: Passed to the thinker's forward.
+
+        Returns:
+            The thinker's output, or verl's ``CausalLMOutputForPPO`` with ``log_probs`` and ``entropy`` of shape
+            ``input_ids.shape`` in fused mode.
+        """
+        if self.fused_kernels_backend is None or temperature is None:
+            return super().forward(*args, **kwargs)
+        return self._fused_forward(*args, temperature=temperature, shift_labels=shift_labels, **kwargs)
+
+    def _fused_forward(
+        self, input_ids: Any = None, *args: Any, temperature: float, shift_labels: Any, labels: Any = None, **kwargs
+    ) -> Any:
+        import torch
+        from verl.models.transformers.dense_common import CausalLMOutputForPPO
+
+        kwargs.pop("return_dict", None)  # the thinker passes return_dict=True to its decoder itself
+        if shift_labels is not None:
+            rolled = shift_labels
+        elif labels is not None:
+            rolled = torch.roll(labels, shifts=-1, dims=-1)
+        else:
+            rolled = torch.roll(input_ids, shifts=-1, dims=-1)
+        backend = self.fused_kernels_backend
+        chunk_size = int(getattr(self.config, FUSED_CHUNK_KEY, 512) or 512)
+        head = self.lm_head
+
+        def fused_head(hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            # Runs as the head's own forward, between FSDP2's unshard and reshard hooks of the head (verl wraps an
+            # untied lm_head as its own unit), so the weight is whole here and again in the backward pass.
+            return fused_log_probs(backend, hidden_states, head.weight, rolled, temperature, chunk_size)
+
+        head.forward = fused_head  # this call only: the thinker's multimodal forward, then log-probs, no logits
+        try:
+            outputs = super().forward(input_ids, *args, **kwargs)
+        finally:
+            del head.forward
+        log_probs, entropy = outputs.logits
+        return CausalLMOutputForPPO(log_probs=log_probs, entropy=entropy, hidden_states=outputs.hidden_states)
+
     @classmethod
     def from_pretrained(
         cls,
@@ -133,3 +195,30 @@ class OmniThinkerForVerl(Qwen2_5OmniThinkerForConditionalGeneration):
             freeze_vision=bool(getattr(config, FREEZE_VISION_KEY, False)),
             freeze_audio=bool(getattr(config, FREEZE_AUDIO_KEY, False)),
         )
+
+
+def fused_log_probs(
+    backend: str, hidden_states: Any, weight: Any, labels: Any, temperature: float, chunk_size: int = 512
+) -> tuple[Any, Any]:
+    """Log-prob of ``labels`` and entropy per position from hidden states and the head weight, without full logits.
+
+    Args:
+        backend: verl fused-kernel backend (``torch``, ``liger`` or ``triton``).
+        hidden_states: Final hidden states ``(..., tokens, hidden)``.
+        weight: LM head weight ``(vocabulary, hidden)``.
+        labels: Next-token ids ``(..., tokens)``.
+        temperature: Sampling temperature the logits are divided by.
+        chunk_size: Tokens per chunk (``torch``/``liger``).
+
+    Returns:
+        ``(log_probs, entropy)``, each shaped like ``labels``.
+    """
+    if backend == "triton":
+        from verl.utils.kernel.linear_cross_entropy import linear_cross_entropy
+
+        return linear_cross_entropy(hidden_states, weight, labels, temperature, "none")
+    from verl.utils.experimental.torch_functional import FusedLinearForPPO
+
+    return FusedLinearForPPO(chunk_size=chunk_size, impl_backend=backend).forward(
+        hidden_states=hidden_states, vocab_weights=weight, input_ids=labels, temperature=temperature
+    )

@@ -24,6 +24,10 @@ and ``trtllm_async_server.py``)               audio-in-video blocks that vLLM wo
 ``verl/utils/tokenizer/``                     ``_MODEL_TYPE_TO_FAMILY``: ``qwen2_5_omni(_thinker)`` use the
 ``continuous_token_wiring.py:112``            Qwen-VL continuous-token builder (same ChatML boundaries) instead
                                               of the generic VL fallback
+``verl/models/transformers/``                 ``patch_forward_with_backends``: with ``use_fused_kernels`` the
+``monkey_patch.py:234``                       thinker keeps its multimodal forward and computes fused log-probs
+``patch_forward_with_backends``               itself (verl would install a text-only forward that drops audio
+                                              and video); other models get verl's patch
 ``verl/trainer/ppo/utils.py:140``             ``create_rl_sampler``: a dataset with a ``build_sampler(data_config)``
 ``create_rl_sampler`` (+ its imports in       method chooses its sampler (our dataset's passes the epoch to
 ``trainer/ppo/v1/trainer_base.py``,           ``__getitem__``); every other dataset gets verl's sampler
@@ -131,6 +135,40 @@ def make_get_hf_auto_model_class(original: Callable) -> Callable:
     return get_hf_auto_model_class
 
 
+def make_patch_forward_with_backends(original: Callable) -> Callable:
+    """Wrap verl's ``patch_forward_with_backends`` so the Omni thinker computes fused log-probs itself.
+
+    Args:
+        original: verl's ``patch_forward_with_backends(model, use_fused_kernels, fused_kernels_backend)``.
+
+    Returns:
+        The wrapper.
+
+    Raises:
+        ValueError: For a fused-kernel backend the thinker does not support.
+    """
+
+    def patch_forward_with_backends(model, use_fused_kernels: bool = False, fused_kernels_backend: str = None):
+        from omni_r1_verl.models.qwen2_5_omni.model import FUSED_BACKENDS, OmniThinkerForVerl
+
+        if not isinstance(model, OmniThinkerForVerl):
+            return original(model, use_fused_kernels=use_fused_kernels, fused_kernels_backend=fused_kernels_backend)
+        if not use_fused_kernels:
+            model.fused_kernels_backend = None
+            return None
+        backend = fused_kernels_backend or "torch"
+        if backend not in FUSED_BACKENDS:
+            raise ValueError(
+                f"actor_rollout_ref.model.fused_kernel_options.impl_backend={backend!r} is not supported for "
+                f"Qwen2.5-Omni; choose one of {FUSED_BACKENDS}"
+            )
+        model.fused_kernels_backend = backend
+        logger.info("Qwen2.5-Omni thinker: fused log-probs with the %s backend", backend)
+        return None
+
+    return patch_forward_with_backends
+
+
 def make_dedup(original: Callable) -> Callable:
     """Wrap verl's ``qwen2_5_vl_dedup_image_tokens`` to collapse every Omni placeholder kind.
 
@@ -184,6 +222,7 @@ def register_continuous_token_family() -> None:
 
 def apply() -> None:
     """Install every binding (idempotent; cheap when already applied)."""
+    import verl.models.transformers.monkey_patch
     import verl.trainer.ppo.utils
     import verl.utils.model
     import verl.utils.tokenizer.tokenizer
@@ -194,6 +233,9 @@ def apply() -> None:
     _set_everywhere(("verl.utils.model",), "get_hf_auto_model_class", make_get_hf_auto_model_class)
     _set_everywhere(DEDUP_MODULES, "qwen2_5_vl_dedup_image_tokens", make_dedup)
     _set_everywhere(SAMPLER_MODULES, "create_rl_sampler", make_create_rl_sampler)
+    _set_everywhere(
+        ("verl.models.transformers.monkey_patch",), "patch_forward_with_backends", make_patch_forward_with_backends
+    )
     register_continuous_token_family()
 
 

@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import pytest
 import torch
+from omni_cases import AUDIO, CASES, VIDEO, process
 
 from omni_r1_verl.models.qwen2_5_omni.processor import is_omni_config, load_omni_processor, thinker_config_of
 from omni_r1_verl.models.qwen2_5_omni.rope import OmniRopeIndex
 from omni_r1_verl.models.qwen2_5_omni.tokens import OmniTokenIds
-
-VIDEO = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (6, 3, 56, 84), dtype=np.uint8))
-IMAGE = torch.from_numpy(np.random.default_rng(1).integers(0, 255, (3, 56, 56), dtype=np.uint8))
-AUDIO = (np.random.default_rng(2).standard_normal(16000 * 5) * 0.1).astype(np.float32)
-
-CASES = {
-    "video+audio-in-video": (["video"], {"videos": [VIDEO], "audio": [AUDIO]}, True),
-    "video": (["video"], {"videos": [VIDEO]}, False),
-    "image+audio": (["audio", "image"], {"images": [IMAGE], "audio": [AUDIO]}, False),
-    "text": ([], {}, False),
-}
-
-
-def _process(processor, kinds, media, use_audio_in_video):
-    content = [{"type": k, k: ""} for k in kinds] + [{"type": "text", "text": "what is making the sound?"}]
-    messages = [{"role": "user", "content": content}]
-    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    return processor(text=[text], return_tensors="pt", do_resize=False, use_audio_in_video=use_audio_in_video, **media)
 
 
 @pytest.mark.parametrize("checkpoint", ["thinker", "full"])
@@ -79,8 +61,8 @@ def test_mismatched_tokenizer_and_config_is_rejected(thinker_dir, tmp_path):
 
 def test_use_audio_in_video_interleaves_two_second_chunks_as_transformers_does(omni_processor):
     tokens = omni_processor.omni_token_ids
-    separate = _process(omni_processor, ["video", "audio"], {"videos": [VIDEO], "audio": [AUDIO]}, False)
-    inter = _process(omni_processor, ["video"], {"videos": [VIDEO], "audio": [AUDIO]}, True)
+    separate = process(omni_processor, ["video", "audio"], {"videos": [VIDEO], "audio": [AUDIO]}, False)
+    inter = process(omni_processor, ["video"], {"videos": [VIDEO], "audio": [AUDIO]}, True)
     sep_ids, int_ids = separate["input_ids"][0].tolist(), inter["input_ids"][0].tolist()
     # Same media tokens, laid out differently: one <|vision_bos|><|audio_bos|> block holding both.
     for tok in (tokens.video, tokens.audio):
@@ -100,7 +82,7 @@ def test_use_audio_in_video_interleaves_two_second_chunks_as_transformers_does(o
 @pytest.mark.parametrize("case", list(CASES))
 def test_rope_index_equals_the_thinkers(case, omni_processor, thinker):
     kinds, media, aiv = CASES[case]
-    out = _process(omni_processor, kinds, media, aiv)
+    out = process(omni_processor, kinds, media, aiv)
     ids, mask = out["input_ids"], out["attention_mask"]
     lengths = out["feature_attention_mask"].sum(-1) if "feature_attention_mask" in out else None
     expected, expected_delta = thinker.get_rope_index(
@@ -119,11 +101,11 @@ def test_rope_index_equals_the_thinkers(case, omni_processor, thinker):
 
 
 def test_rope_index_requires_audio_lengths_and_consistent_rows(omni_processor):
-    out = _process(omni_processor, ["audio"], {"audio": [AUDIO]}, False)
+    out = process(omni_processor, ["audio"], {"audio": [AUDIO]}, False)
     with pytest.raises(ValueError, match="audio_seqlens"):
         omni_processor.get_rope_index(input_ids=out["input_ids"], attention_mask=out["attention_mask"])
-    inter = _process(omni_processor, ["video"], {"videos": [VIDEO], "audio": [AUDIO]}, True)["input_ids"][0]
-    plain = _process(omni_processor, ["video"], {"videos": [VIDEO]}, False)["input_ids"][0]
+    inter = process(omni_processor, ["video"], {"videos": [VIDEO], "audio": [AUDIO]}, True)["input_ids"][0]
+    plain = process(omni_processor, ["video"], {"videos": [VIDEO]}, False)["input_ids"][0]
     batch = torch.stack([inter[: len(plain)], plain])
     with pytest.raises(ValueError, match="mix audio-in-video"):
         omni_processor.get_rope_index(input_ids=batch, attention_mask=torch.ones_like(batch))
@@ -133,7 +115,7 @@ def test_rope_index_pickles_for_ray(omni_processor):
     import pickle
 
     rope = pickle.loads(pickle.dumps(omni_processor.get_rope_index))
-    out = _process(omni_processor, ["video"], {"videos": [VIDEO]}, False)
+    out = process(omni_processor, ["video"], {"videos": [VIDEO]}, False)
     kwargs = omni_processor.get_rope_index_kwargs(out)
     a, _ = rope(out["input_ids"], video_grid_thw=out["video_grid_thw"], **kwargs)
     b, _ = omni_processor.get_rope_index(out["input_ids"], video_grid_thw=out["video_grid_thw"], **kwargs)
