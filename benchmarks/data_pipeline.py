@@ -94,16 +94,18 @@ def bench_conversion(tmp: Path, videos: int, copies: int, workers: int, size: tu
     # Warm-up: first-use imports (pyarrow's pandas shim, PIL plugins) must not be charged to one side.
     prepare(PrepareConfig("revos", root, "valid", tmp / "warmup", workers=1, progress=False))
 
+    samples = []
+
     def convert(n: int) -> None:
         result = prepare(PrepareConfig("revos", root, "train", tmp / f"out{n}", workers=n, progress=False))
         assert result.exit_code == 0, result.report.summary()
-        convert.samples = result.report.samples_written
+        samples.append(result.report.samples_written)
 
     times = _paired_times(convert, workers, repeat)
     return {
         "videos": total_videos,
         "rendered_videos": videos,
-        "samples": convert.samples,
+        "samples": samples[-1],
         "frame_size": list(size),
         **_speedup(times, workers),
     }

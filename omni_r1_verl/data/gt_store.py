@@ -90,14 +90,27 @@ def decode_record(record: bytes, num_frames: int) -> list[bytes]:
     Raises:
         ValueError: If the offsets do not describe ``record``.
     """
+    bounds = _frame_bounds(record, num_frames)
+    return [record[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _check_record_size(nbytes: int, num_frames: int) -> None:
+    if num_frames < 1 or nbytes < 4 * (num_frames + 1):
+        raise ValueError(f"a record of {nbytes} bytes cannot hold {num_frames} frames")
+
+
+def _frame_bounds(record: bytes | memoryview, num_frames: int) -> list[int]:
+    """Byte positions in ``record`` where each frame's string starts, then where the last one ends (checked).
+
+    Raises:
+        ValueError: If the record is too short or its offsets do not describe it.
+    """
+    _check_record_size(len(record), num_frames)
     head = 4 * (num_frames + 1)
-    if num_frames < 1 or len(record) < head:
-        raise ValueError(f"a record of {len(record)} bytes cannot hold {num_frames} frames")
     offsets = np.frombuffer(record, dtype="<u4", count=num_frames + 1).astype(np.int64)
     if offsets[0] != 0 or (np.diff(offsets) < 0).any() or offsets[-1] != len(record) - head:
         raise ValueError("record offsets do not match its size")
-    bounds = (offsets + head).tolist()
-    return [record[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    return (offsets + head).tolist()
 
 
 @dataclass(frozen=True)
@@ -154,8 +167,7 @@ class GroundTruthWriter:
         Returns:
             The object's record index.
         """
-        if num_frames < 1 or len(record) < 4 * (num_frames + 1):
-            raise ValueError(f"a record of {len(record)} bytes cannot hold {num_frames} frames")
+        _check_record_size(len(record), num_frames)
         self._data.write(record)
         checksum = zlib.crc32(record) if crc32 is None else crc32
         self._objects.append([self._offset, len(record), num_frames, height, width, checksum])
@@ -335,11 +347,11 @@ class GroundTruthStore:
         raw = self._map[rec.offset : rec.offset + rec.nbytes]
         if zlib.crc32(raw) != rec.crc32:
             raise GroundTruthStoreError(f"object record {obj} of {self.root / OBJECTS} fails its checksum")
-        head = 4 * (rec.num_frames + 1)
-        offsets = np.frombuffer(raw, dtype="<u4", count=rec.num_frames + 1).astype(np.int64)
-        if offsets[0] != 0 or (np.diff(offsets) < 0).any() or offsets[-1] != rec.nbytes - head:
-            raise GroundTruthStoreError(f"object record {obj} of {self.root / OBJECTS} has corrupt offsets")
-        strings = [raw[head + offsets[f] : head + offsets[f + 1]] for f in frames]
+        try:
+            bounds = _frame_bounds(raw, rec.num_frames)
+        except ValueError:
+            raise GroundTruthStoreError(f"object record {obj} of {self.root / OBJECTS} has corrupt offsets") from None
+        strings = [raw[bounds[f] : bounds[f + 1]] for f in frames]
         try:
             return rle.parse(strings, rec.height, rec.width)
         except rle.RLEError as err:

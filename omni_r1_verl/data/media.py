@@ -121,12 +121,7 @@ def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     import torch.nn.functional as F
 
     video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
-    try:
-        resized = F.interpolate(video, size=(height, width), mode="bicubic", antialias=True)
-    except (RuntimeError, NotImplementedError):  # a torch without the uint8 kernel: Pillow, frame by frame
-        return np.stack(
-            [np.asarray(Image.fromarray(f).resize((width, height), Image.Resampling.BICUBIC)) for f in frames]
-        )
+    resized = F.interpolate(video, size=(height, width), mode="bicubic", antialias=True)
     return resized.permute(0, 2, 3, 1).contiguous().numpy()
 
 

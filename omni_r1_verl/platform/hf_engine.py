@@ -43,6 +43,7 @@ from transformers.generation.logits_process import (
 from omni_r1_verl.platform.config import LOGPROBS_MODES
 from omni_r1_verl.platform.multimodal import forward_kwargs, merge_features
 from omni_r1_verl.platform.sampling import SamplingParams, StopRule
+from omni_r1_verl.utils.modules import forward_replaced
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +68,8 @@ def last_position_head(model: Any):
         yield
         return
     full = head.forward
-    head.forward = lambda hidden_states: full(hidden_states[..., -1:, :])
-    try:
+    with forward_replaced(head, lambda hidden_states: full(hidden_states[..., -1:, :])):
         yield
-    finally:
-        del head.forward
 
 
 @dataclass

@@ -28,6 +28,7 @@ from transformers import Qwen2_5OmniThinkerForConditionalGeneration
 
 from omni_r1_verl.models.qwen2_5_omni.processor import thinker_config_of
 from omni_r1_verl.models.qwen2_5_omni.weights import THINKER_PREFIX
+from omni_r1_verl.utils.modules import forward_replaced
 
 logger = logging.getLogger(__name__)
 
@@ -150,11 +151,8 @@ class OmniThinkerForVerl(Qwen2_5OmniThinkerForConditionalGeneration):
             # untied lm_head as its own unit), so the weight is whole here and again in the backward pass.
             return fused_log_probs(backend, hidden_states, head.weight, rolled, temperature, chunk_size)
 
-        head.forward = fused_head  # this call only: the thinker's multimodal forward, then log-probs, no logits
-        try:
+        with forward_replaced(head, fused_head):  # the thinker's multimodal forward, then log-probs, no logits
             outputs = super().forward(input_ids, *args, **kwargs)
-        finally:
-            del head.forward
         log_probs, entropy = outputs.logits
         return CausalLMOutputForPPO(log_probs=log_probs, entropy=entropy, hidden_states=outputs.hidden_states)
 
