@@ -15,7 +15,6 @@ is parsed and checked in numpy (:mod:`omni_r1_verl.data.rle`) before it is decod
 
 from __future__ import annotations
 
-import json
 import mmap
 import os
 import zlib
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from omni_r1_verl.data import rle
+from omni_r1_verl.utils import fast_json
 
 FORMAT = "omni-r1-gt-store"
 VERSION = 1
@@ -237,7 +237,7 @@ class GroundTruthWriter:
 
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")))
+    tmp.write_bytes(fast_json.dumps(data))
     os.replace(tmp, path)
 
 
@@ -299,7 +299,7 @@ class GroundTruthStore:
     def _load_json(self, name: str) -> Any:
         path = self.root / name
         try:
-            return json.loads(path.read_text())
+            return fast_json.loads(path.read_bytes())
         except FileNotFoundError as err:
             raise GroundTruthStoreError(f"ground-truth store file {path} not found") from err
         except (OSError, ValueError) as err:

@@ -14,16 +14,15 @@ interrupted run never leaves half-written outputs next to good ones.
 
 from __future__ import annotations
 
-import gc
-import json
+import contextlib
 import logging
-import multiprocessing as mp
 import os
 import shutil
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from omni_r1_verl.data.converters import get_converter
@@ -32,6 +31,9 @@ from omni_r1_verl.data.gt_store import GroundTruthWriter
 from omni_r1_verl.data.report import DatasetLayoutError, Issue, ValidationReport
 from omni_r1_verl.data.rows import write_rows
 from omni_r1_verl.data.sampling import stable_seed
+from omni_r1_verl.utils import fast_json
+from omni_r1_verl.utils.fork_map import WORKER_DIED, ForkMap, fork_available
+from omni_r1_verl.utils.memory import gc_paused
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +162,8 @@ def _convert(config: PrepareConfig, paths: OutputPaths, staging: Path, report: V
         media_out.mkdir()
     converter = cls(config.root, config.split, config.verify_media, media_out=media_out)
     try:
-        units, issues = converter.load()
+        with gc_paused():  # metadata is many small objects and no cycles: collections would only walk them
+            units, issues = converter.load()
     except DatasetLayoutError as err:
         report.fatal = str(err)
         return EXIT_UNREADABLE
@@ -174,12 +177,12 @@ def _convert(config: PrepareConfig, paths: OutputPaths, staging: Path, report: V
         report.stats["subset"] = {"max_samples": config.max_samples, "seed": config.seed, "selected": selected}
     writer = GroundTruthWriter(staging / "gt") if cls.has_masks else None
     rows = []
-    for result in run_units(converter, units, config.workers, config.progress):
+    for result in run_units(converter, units, config.workers, config.progress, report.stats):
         report.extend(result.issues)
         if writer is None:
             rows += [s.row for s in result.samples]
             continue
-        ids = [writer.add_record(o.record, len(o.frames), o.height, o.width, o.crc32) for o in result.objects]
+        ids = [writer.add_record(o.record, o.num_frames, o.height, o.width, o.crc32) for o in result.objects]
         for sample in result.samples:
             gt = sample.gt
             fg = ids[gt.foreground] if gt.foreground >= 0 else -1
@@ -211,13 +214,8 @@ def _convert(config: PrepareConfig, paths: OutputPaths, staging: Path, report: V
 
 
 def _row_sizes(rows: list[dict]) -> list[int]:
-    """Bytes of each row as compact JSON; orjson when installed (ten times faster on large splits)."""
-    try:
-        import orjson
-    except ImportError:  # optional speed-up only
-        return [len(json.dumps(r, separators=(",", ":")).encode()) for r in rows]
-    option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-    return [len(orjson.dumps(r, option=option)) for r in rows]
+    """Bytes of each row as compact JSON."""
+    return [len(fast_json.dumps(r)) for r in rows]
 
 
 def _remove_stale_staging(out: Path, split: str) -> None:
@@ -267,18 +265,6 @@ def select_subset(units: list[Unit], max_samples: int, seed: int) -> list[Unit]:
     return [u for u in out if u.samples]
 
 
-_WORKER_CONVERTER: Converter | None = None
-
-
-def _init_worker(converter: Converter) -> None:
-    global _WORKER_CONVERTER
-    _WORKER_CONVERTER = converter
-
-
-def _work(unit: Unit) -> UnitResult:
-    return convert_unit(_WORKER_CONVERTER, unit)
-
-
 def convert_unit(converter: Converter, unit: Unit) -> UnitResult:
     """Run a converter on one unit; an unexpected exception skips the unit's samples with an ``internal_error``."""
     try:
@@ -289,18 +275,22 @@ def convert_unit(converter: Converter, unit: Unit) -> UnitResult:
         return UnitResult(issues=[Issue("internal_error", f"unit {unit.key!r}: {detail}", samples=list(unit.samples))])
 
 
-def run_units(converter: Converter, units: list[Unit], workers: int, progress: bool = True) -> Iterator[UnitResult]:
+def run_units(
+    converter: Converter, units: list[Unit], workers: int, progress: bool = True, stats: dict | None = None
+) -> Iterator[UnitResult]:
     """Convert units, in order, in ``workers`` processes, with a progress bar.
 
-    The converter (with the metadata it loaded) reaches the workers by ``fork`` where available, so large
-    metadata is not copied per task; results come back in unit order whatever the worker count, so the output is
-    identical for any ``workers``.
+    The converter (with the metadata it loaded) and the units reach the workers by ``fork``, so large metadata is
+    never copied per task; results come back in unit order whatever the worker count, so the output is identical
+    for any ``workers``. A worker that dies is replaced (:class:`~omni_r1_verl.utils.fork_map.ForkMap`): the unit it
+    was converting is tried once more, then its samples are skipped with a ``worker_died`` error.
 
     Args:
         converter: A converter whose :meth:`~Converter.load` has run.
         units: Units to convert.
-        workers: Processes; 1 converts in this process.
+        workers: Processes; 1 converts in this process (so does a platform without ``fork``).
         progress: Show a progress bar (on stderr).
+        stats: If given, receives ``worker_deaths`` (worker processes that died and were replaced).
 
     Yields:
         One result per unit, in the order of ``units``.
@@ -309,22 +299,25 @@ def run_units(converter: Converter, units: list[Unit], workers: int, progress: b
 
     total = sum(len(u.samples) for u in units)
     desc = f"{converter.name}/{converter.split}"
+    if workers > 1 and len(units) > 1 and not fork_available():
+        logger.warning("this platform cannot fork worker processes: converting in this process")
+        workers = 1
     if workers <= 1 or len(units) <= 1:
-        with tqdm(total=total, unit="sample", desc=desc, disable=not progress) as bar:
-            for unit in units:
-                yield convert_unit(converter, unit)
-                bar.update(len(unit.samples))
-        return
-    method = "fork" if "fork" in mp.get_all_start_methods() else None
-    chunk = max(1, len(units) // (workers * 8))
-    # Forked workers inherit the loaded metadata; frozen, the collector never walks it (or copies its pages).
-    gc.collect()
-    gc.freeze()
-    try:
-        with mp.get_context(method).Pool(workers, initializer=_init_worker, initargs=(converter,)) as pool:
-            with tqdm(total=total, unit="sample", desc=desc, disable=not progress) as bar:
-                for unit, result in zip(units, pool.imap(_work, units, chunksize=chunk)):
-                    yield result
-                    bar.update(len(unit.samples))
-    finally:
-        gc.unfreeze()
+        results: Iterable[UnitResult] = (convert_unit(converter, unit) for unit in units)
+        pool, collecting = None, contextlib.nullcontext()
+    else:
+        pool = ForkMap(partial(convert_unit, converter), units, workers, lost=_lost_unit)
+        # This process only collects results (acyclic rows and records): collections would find nothing to free.
+        results, collecting = pool, gc_paused()
+    with collecting, tqdm(total=total, unit="sample", desc=desc, disable=not progress) as bar:
+        for unit, result in zip(units, results):
+            yield result
+            bar.update(len(unit.samples))
+    if stats is not None:
+        stats["worker_deaths"] = pool.deaths if pool is not None else 0
+
+
+def _lost_unit(unit: Unit, reason: str) -> UnitResult:
+    """The result of a unit a worker could not convert: its samples skipped with the reason."""
+    code = "worker_died" if reason.startswith(WORKER_DIED) else "internal_error"
+    return UnitResult(issues=[Issue(code, f"unit {unit.key!r}: {reason}", samples=list(unit.samples))])

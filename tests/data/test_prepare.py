@@ -97,6 +97,7 @@ def test_objects_cross_the_worker_pipe_as_one_checked_record():
     assert obj.areas == [35 * 47, 0, 2 * 50]  # computes and caches the runs
     assert pickle.dumps(obj) == fresh  # the cached runs stay behind
     copy = pickle.loads(fresh)
+    assert copy.num_frames == 3 and "frames" not in vars(copy)  # the main process only appends the record
     assert copy == obj and copy.frames == obj.frames and "runs" not in vars(copy)
     assert copy.record == encode_record(obj.frames) and copy.crc32 == zlib.crc32(copy.record)
     assert copy.areas == obj.areas

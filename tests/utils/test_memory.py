@@ -22,3 +22,36 @@ def test_freed_heap_pages_are_returned():
     after = process.memory_info().rss
     assert before - after > 64 * 2**20
     assert pinned.sum() == 8000
+
+
+def test_gc_paused_restores_the_collector_and_refcounting_still_frees():
+    import gc
+    import weakref
+
+    from omni_r1_verl.utils.memory import gc_paused
+
+    class Node:
+        pass
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        plain = Node()
+        gone = weakref.ref(plain)
+        del plain
+        assert gone() is None  # no cycle: freed at once
+        cycle = Node()
+        cycle.self = cycle
+        held = weakref.ref(cycle)
+        del cycle
+        assert held() is not None  # a cycle waits for the collector
+    assert gc.isenabled()
+    gc.collect()
+    assert held() is None
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a collector the caller had disabled stays disabled
+    finally:
+        gc.enable()

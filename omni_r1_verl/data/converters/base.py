@@ -28,6 +28,7 @@ from omni_r1_verl.data.gt_store import decode_record, encode_record
 from omni_r1_verl.data.media import MediaError, image_size, load_audio, load_image
 from omni_r1_verl.data.report import DatasetLayoutError, Issue
 from omni_r1_verl.data.schema import UnsafePathError, resolve_under_root
+from omni_r1_verl.utils import fast_json
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,12 @@ class GTObject:
     height: int
     width: int
 
+    @property
+    def num_frames(self) -> int:
+        """Frames of the object (known without decoding a received record)."""
+        frames = self.__dict__.get("frames")
+        return len(frames) if frames is not None else self.__dict__["_num_frames"]
+
     @cached_property
     def runs(self) -> rle.Runs:
         """The parsed runs (for areas and boxes), computed once per object."""
@@ -90,7 +97,8 @@ class GTObject:
         return zlib.crc32(self.record)
 
     # Conversion workers send objects to the main process as one record each, checksummed on the worker's core:
-    # one bytes object on the pipe instead of one per frame, and never the cached runs.
+    # one bytes object on the pipe instead of one per frame, and never the cached runs. The main process only
+    # appends records to the store, so the frames are split out of the record only if something asks for them.
     def __getstate__(self) -> dict[str, Any]:
         return {
             "record": self.record,
@@ -103,7 +111,14 @@ class GTObject:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.height, self.width = state["height"], state["width"]
         self.record, self.crc32 = state["record"], state["crc32"]
-        self.frames = decode_record(state["record"], state["num_frames"])
+        self._num_frames = state["num_frames"]
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: ``frames`` of an unpickled object, decoded on first use.
+        if name == "frames" and "_num_frames" in self.__dict__:
+            self.frames = decode_record(self.record, self._num_frames)
+            return self.frames
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 @dataclass
@@ -405,6 +420,9 @@ class _KeyTrackingDict(dict):
 
 
 def _keep_first(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)  # C speed; keeps the last of repeated keys, which only the rare slow path below undoes
+    if len(out) == len(pairs):
+        return out
     out = _KeyTrackingDict()
     dups = []
     for key, value in pairs:
@@ -412,8 +430,7 @@ def _keep_first(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             dups.append((key, value))
         else:
             out[key] = value
-    if dups:
-        out.duplicates = tuple(dups)
+    out.duplicates = tuple(dups)
     return out
 
 
@@ -454,19 +471,8 @@ def load_json(path: Path, *, track_duplicates: bool = True) -> Any:
         if track_duplicates:
             with open(path, encoding="utf-8") as handle:
                 return json.load(handle, object_pairs_hook=_keep_first)
-        return _fast_json_load(path)
+        return fast_json.loads(path.read_bytes())
     except FileNotFoundError as err:
         raise DatasetLayoutError(f"{path} not found") from err
     except (OSError, ValueError) as err:
         raise DatasetLayoutError(f"{path} is not valid JSON: {err}") from err
-
-
-def _fast_json_load(path: Path) -> Any:
-    loads: Callable[[bytes], Any]
-    try:
-        import orjson
-
-        loads = orjson.loads
-    except ImportError:  # optional speed-up only
-        loads = json.loads
-    return loads(path.read_bytes())

@@ -74,10 +74,11 @@ class Sa2VAConverter(Converter):
         videos = meta.get("videos") if isinstance(meta, dict) else None
         if not isinstance(videos, dict):
             raise DatasetLayoutError(f'{meta_path} has no "videos" object')
+        meta_file = self.rel(meta_path)
         masks = load_json(mask_path, track_duplicates=False)
         if not isinstance(masks, dict):
             raise DatasetLayoutError(f"{mask_path} is not a JSON object of anno_id -> per-frame RLE")
-        issues = duplicate_issues(videos, file=self.rel(meta_path), sample_id=lambda v: self.sample_id(v), what="video")
+        issues = duplicate_issues(videos, file=meta_file, sample_id=lambda v: self.sample_id(v), what="video")
         self._foreground: dict[str, Any] | None = None
         if fg_path is not None:
             if fg_path.is_file():
@@ -86,7 +87,7 @@ class Sa2VAConverter(Converter):
                 message = "no foreground mask file: the robustness metric R cannot be computed for this split"
                 issues.append(Issue("missing_foreground", message, file=self.rel(fg_path)))
         self._videos, self._masks = videos, masks
-        self._meta_file, self._mask_file = self.rel(meta_path), self.rel(mask_path)
+        self._meta_file, self._mask_file = meta_file, self.rel(mask_path)
         self._frame_prefix = self.rel(self.frames_dir()) + "/" if self.frames_dir() != self.root else ""
         units = []
         for video in sorted(videos, key=natural_key):
@@ -95,11 +96,11 @@ class Sa2VAConverter(Converter):
             if not exp_ids:
                 message = f"video {video!r} has no expressions object" if not isinstance(expressions, dict) else ""
                 if message:
-                    issues.append(Issue("bad_record", message, file=self.rel(meta_path)))
+                    issues.append(Issue("bad_record", message, file=meta_file))
                 continue
             issues += duplicate_issues(
                 expressions,
-                file=self.rel(meta_path),
+                file=meta_file,
                 sample_id=lambda e, v=video: self.sample_id(v, e),
                 what=f"expression of video {video!r}:",
             )

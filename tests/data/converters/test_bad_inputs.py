@@ -384,3 +384,33 @@ def test_converter_crash_is_an_internal_error(synthetic, tmp_path, run_prepare, 
     assert result.exit_code == 0 and report["errors"] == {"internal_error": 1}
     assert "boom" in report["issues"][0]["message"]
     assert report["samples_skipped"] > 0 and all("vid001" in s for s in report["skipped_samples"])
+
+
+def test_a_worker_killed_on_a_unit_is_replaced_and_the_unit_reported(synthetic, tmp_path, run_prepare, monkeypatch):
+    import signal
+
+    from omni_r1_verl.data.converters.revos import ReVOSConverter
+
+    original = ReVOSConverter.convert
+    marker = tmp_path / "killed-once"
+
+    def deadly(self, unit):
+        if unit.key.endswith("vid001"):  # every time: as a decoder that segfaults on this video's frames would
+            os.kill(os.getpid(), signal.SIGKILL)
+        if unit.key.endswith("vid002") and not marker.exists():  # once: the retry converts it
+            marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(self, unit)
+
+    clean = run_prepare("revos", synthetic["revos"], "train", tmp_path / "clean")
+    monkeypatch.setattr(ReVOSConverter, "convert", deadly)
+    result = run_prepare("revos", synthetic["revos"], "train", tmp_path / "out", workers=2)
+    report = result.report.to_dict()
+    assert result.exit_code == 0 and report["errors"] == {"worker_died": 1}, result.report.summary()
+    assert "killed by SIGKILL" in report["issues"][0]["message"]
+    assert report["stats"]["worker_deaths"] == 3  # vid001 twice, vid002 once
+    assert "worker processes that died and were replaced: 3" in result.report.summary()
+    assert clean.report.stats["worker_deaths"] == 0 and "died" not in clean.report.summary()
+    skipped = report["skipped_samples"]
+    assert skipped and all("vid001" in s for s in skipped)
+    assert report["samples_written"] == clean.report.samples_written - len(skipped)

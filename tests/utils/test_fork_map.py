@@ -1,0 +1,134 @@
+"""ForkMap: ordered results for any worker count, failures reported, dead workers replaced, no process left over."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from omni_r1_verl.utils.fork_map import WORKER_DIED, ForkMap, describe_exit
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+
+
+def _lost(item, reason):
+    return ("lost", item, reason)
+
+
+def _square(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+def _children() -> set[int]:
+    """Live child processes of this process (zombies excluded)."""
+    out = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            if stat.rpartition(")")[2].split()[0] != "Z":
+                out.add(int(pid))
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_results_come_back_in_input_order_from_several_processes(workers):
+    before = _children()
+    items = list(range(40))
+    pool = ForkMap(_square, items, workers, lost=_lost, window=5)
+    results = list(pool)
+    assert [r[0] for r in results] == [x * x for x in items]
+    pids = {r[1] for r in results}
+    assert os.getpid() not in pids and len(pids) == workers
+    assert pool.deaths == pool.failures == 0
+    assert _children() == before
+
+
+def test_empty_input_starts_nothing():
+    assert list(ForkMap(_square, [], 2, lost=_lost)) == []
+
+
+def test_an_exception_gives_the_lost_result_and_the_rest_goes_on():
+    def fn(x):
+        if x == 3:
+            raise ValueError("three is bad")
+        return x
+
+    pool = ForkMap(fn, list(range(6)), 2, lost=_lost)
+    results = list(pool)
+    assert results[:3] == [0, 1, 2] and results[4:] == [4, 5]
+    assert results[3] == ("lost", 3, "ValueError: three is bad")
+    assert pool.failures == 1 and pool.deaths == 0
+
+
+def test_an_unpicklable_result_is_reported_not_hung_on():
+    def fn(x):
+        return (lambda: x) if x == 1 else x
+
+    results = list(ForkMap(fn, [0, 1, 2], 2, lost=_lost))
+    assert results[0] == 0 and results[2] == 2
+    assert results[1][0] == "lost" and "pickle" in results[1][2].lower()
+
+
+def test_a_worker_killed_once_is_replaced_and_its_item_retried(tmp_path):
+    marker = tmp_path / "died"
+
+    def fn(x):
+        if x == 5 and not marker.exists():
+            marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+        return x, os.getpid()
+
+    pool = ForkMap(fn, list(range(12)), 1, lost=_lost)  # one worker: only its replacement can finish the job
+    results = list(pool)
+    assert [r[0] for r in results] == list(range(12))  # nothing lost: the item retried, the queued one re-sent
+    dead = int(marker.read_text())
+    assert {r[1] for r in results[:5]} == {dead}
+    assert dead not in {r[1] for r in results[5:]} and len({r[1] for r in results[5:]}) == 1
+    assert pool.deaths == 1 and pool.failures == 0
+
+
+def test_an_item_that_kills_every_worker_is_given_up_with_the_reason():
+    def fn(x):
+        if x == 2:
+            os._exit(7)
+        return x
+
+    before = _children()
+    pool = ForkMap(fn, list(range(8)), 2, lost=_lost, retries=2)
+    results = list(pool)
+    assert results[:2] == [0, 1] and results[3:] == list(range(3, 8))
+    kind, item, reason = results[2]
+    assert (kind, item) == ("lost", 2)
+    assert reason.startswith(WORKER_DIED) and "exit status 7" in reason and "3 attempts" in reason
+    assert pool.deaths == 3 and pool.failures == 1
+    assert _children() == before
+
+
+def test_stopping_early_terminates_the_workers():
+    import time
+
+    def slow(x):
+        time.sleep(0.05)
+        return x
+
+    before = _children()
+    iterator = iter(ForkMap(slow, list(range(100)), 2, lost=_lost))
+    assert next(iterator) == 0
+    assert len(_children() - before) == 2
+    iterator.close()
+    assert _children() == before
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="workers"):
+        ForkMap(_square, [1], 0, lost=_lost)
+    with pytest.raises(ValueError, match="window"):
+        ForkMap(_square, [1], 1, lost=_lost, window=0)
+
+
+def test_exit_codes_in_words():
+    assert describe_exit(-9) == "killed by SIGKILL"
+    assert describe_exit(3) == "exit status 3"
+    assert describe_exit(None) == "still running"
