@@ -63,6 +63,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of --max-samples (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--unit-timeout",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="kill a worker stuck this long on one unit (a video, a chunk of images), retry the unit once, then skip "
+        "it as worker_died (default: 1800; 0: no limit; not applied with --workers 1)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             max_samples=args.max_samples,
             seed=args.seed,
             progress=not args.no_progress,
+            unit_timeout_s=args.unit_timeout or None,
         )
     except ValueError as err:
         print(f"omni-r1 prepare: {err}", file=sys.stderr)

@@ -67,6 +67,9 @@ class PrepareConfig:
         max_samples: Keep a deterministic, seeded subset of this many samples (e.g. the paper's 1,600 RefAVS ones).
         seed: Seed of that subset.
         progress: Show a progress bar.
+        unit_timeout_s: Seconds a worker process may spend on one unit (a video) before it is killed and the unit
+            retried, then skipped with a ``worker_died`` error; ``None``: no limit. Not applied with one worker,
+            which converts in this process.
     """
 
     dataset: str
@@ -79,6 +82,7 @@ class PrepareConfig:
     max_samples: int | None = None
     seed: int = 0
     progress: bool = True
+    unit_timeout_s: float | None = 1800.0
 
     def __post_init__(self) -> None:
         self.root, self.out = Path(self.root), Path(self.out)
@@ -89,6 +93,8 @@ class PrepareConfig:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.max_samples is not None and self.max_samples < 1:
             raise ValueError(f"max_samples must be >= 1, got {self.max_samples}")
+        if self.unit_timeout_s is not None and self.unit_timeout_s <= 0:
+            raise ValueError(f"unit_timeout_s must be > 0 or None, got {self.unit_timeout_s}")
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,8 @@ def _convert(config: PrepareConfig, paths: OutputPaths, staging: Path, report: V
         report.stats["subset"] = {"max_samples": config.max_samples, "seed": config.seed, "selected": selected}
     writer = GroundTruthWriter(staging / "gt") if cls.has_masks else None
     rows = []
-    for result in run_units(converter, units, config.workers, config.progress, report.stats):
+    results = run_units(converter, units, config.workers, config.progress, report.stats, config.unit_timeout_s)
+    for result in results:
         report.extend(result.issues)
         if writer is None:
             rows += [s.row for s in result.samples]
@@ -276,14 +283,20 @@ def convert_unit(converter: Converter, unit: Unit) -> UnitResult:
 
 
 def run_units(
-    converter: Converter, units: list[Unit], workers: int, progress: bool = True, stats: dict | None = None
+    converter: Converter,
+    units: list[Unit],
+    workers: int,
+    progress: bool = True,
+    stats: dict | None = None,
+    unit_timeout_s: float | None = None,
 ) -> Iterator[UnitResult]:
     """Convert units, in order, in ``workers`` processes, with a progress bar.
 
     The converter (with the metadata it loaded) and the units reach the workers by ``fork``, so large metadata is
     never copied per task; results come back in unit order whatever the worker count, so the output is identical
-    for any ``workers``. A worker that dies is replaced (:class:`~omni_r1_verl.utils.fork_map.ForkMap`): the unit it
-    was converting is tried once more, then its samples are skipped with a ``worker_died`` error.
+    for any ``workers``. A worker that dies, or spends more than ``unit_timeout_s`` on a unit, is replaced
+    (:class:`~omni_r1_verl.utils.fork_map.ForkMap`): the unit is tried once more, then its samples are skipped with a
+    ``worker_died`` error.
 
     Args:
         converter: A converter whose :meth:`~Converter.load` has run.
@@ -291,6 +304,7 @@ def run_units(
         workers: Processes; 1 converts in this process (so does a platform without ``fork``).
         progress: Show a progress bar (on stderr).
         stats: If given, receives ``worker_deaths`` (worker processes that died and were replaced).
+        unit_timeout_s: Seconds a worker may spend on one unit (``None``: no limit; not applied with one worker).
 
     Yields:
         One result per unit, in the order of ``units``.
@@ -306,7 +320,7 @@ def run_units(
         results: Iterable[UnitResult] = (convert_unit(converter, unit) for unit in units)
         pool, collecting = None, contextlib.nullcontext()
     else:
-        pool = ForkMap(partial(convert_unit, converter), units, workers, lost=_lost_unit)
+        pool = ForkMap(partial(convert_unit, converter), units, workers, lost=_lost_unit, timeout=unit_timeout_s)
         # This process only collects results (acyclic rows and records): collections would find nothing to free.
         results, collecting = pool, gc_paused()
     with collecting, tqdm(total=total, unit="sample", desc=desc, disable=not progress) as bar:

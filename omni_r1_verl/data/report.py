@@ -41,7 +41,7 @@ ISSUE_CODES: dict[str, tuple[Severity, str]] = {
     "bad_record": (Severity.ERROR, "a metadata record has missing fields or wrong types"),
     "bad_solution": (Severity.ERROR, "a refCOCOg solution string cannot be parsed or lies outside the image"),
     "internal_error": (Severity.ERROR, "the converter failed on this unit (a bug: please report it)"),
-    "worker_died": (Severity.ERROR, "the process converting this unit died, also on a retry (out of memory?)"),
+    "worker_died": (Severity.ERROR, "the process converting this unit died or hung, also on a retry"),
     "unknown_split": (Severity.WARNING, "a row's split is not a known split (e.g. 'TODO'): it is in no split"),
     "duplicate_row": (Severity.WARNING, "an exact repeat of an earlier record (dropped: nothing is lost)"),
     "mask_size_mismatch": (Severity.WARNING, "a mask's size differs from its frame's (resized, nearest neighbour)"),

@@ -5,7 +5,8 @@
 * **Nothing is lost when a worker dies.** A pool worker killed mid-task (a media decoder's segfault, the kernel's
   out-of-memory killer) leaves ``Pool.imap`` waiting forever. Here the parent sees the worker's pipe close, starts a
   replacement, re-sends the tasks it had queued and retries the one it was running; an item that kills workers
-  again gets the caller's ``lost`` result, with the reason.
+  again gets the caller's ``lost`` result, with the reason. With a ``timeout``, a worker stuck on one item (a hung
+  decoder) is killed and handled the same way.
 * **Less work in the parent.** Workers are forked after the inputs exist, so they read items from their inherited
   memory and the parent sends only indices; the parent's single thread multiplexes the pipes (a pool runs three
   helper threads, whose hand-offs cost the parent CPU time that, on a small machine, the workers need).
@@ -19,9 +20,10 @@ import gc
 import logging
 import multiprocessing as mp
 import signal
+import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import ForkingPickler
@@ -58,6 +60,8 @@ class _Worker:
     process: mp.process.BaseProcess
     conn: Connection
     pending: deque[int] = field(default_factory=deque)
+    #: When the worker's current item (the first pending one) started.
+    since: float = field(default_factory=time.monotonic)
 
 
 def _serve(conn: Connection, fn: Callable[[T], R], items: Sequence[T]) -> None:
@@ -93,6 +97,8 @@ class ForkMap(Generic[T, R]):
         retries: Times an item that was running when its worker died is tried again on a fresh worker.
         window: At most this many items are dispatched beyond the oldest one not yet yielded (bounds the results
             held back to keep the order). Default: ``16 * workers * in_flight``.
+        timeout: Seconds one item may take; a worker past it is killed and treated as dead on that item.
+            ``None``: no limit.
 
     Attributes:
         deaths: Worker processes that died during the map (each was replaced).
@@ -113,6 +119,7 @@ class ForkMap(Generic[T, R]):
         in_flight: int = 2,
         retries: int = 1,
         window: int | None = None,
+        timeout: float | None = None,
     ) -> None:
         if not fork_available():
             raise RuntimeError("ForkMap needs the 'fork' start method, which this platform lacks")
@@ -123,6 +130,9 @@ class ForkMap(Generic[T, R]):
         self.window = window if window is not None else 16 * workers * in_flight
         if self.window < 1:
             raise ValueError(f"window must be >= 1, got {self.window}")
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds or None, got {timeout}")
+        self.timeout = timeout
         self.deaths = 0
         self.failures = 0
 
@@ -145,6 +155,8 @@ class ForkMap(Generic[T, R]):
             pool[parent] = _Worker(process, parent)
 
         def dispatch(worker: _Worker) -> None:
+            if not worker.pending:
+                worker.since = time.monotonic()
             while len(worker.pending) < self.in_flight and todo and todo[0] < next_out + self.window:
                 index = todo.popleft()
                 try:
@@ -159,13 +171,13 @@ class ForkMap(Generic[T, R]):
             self.failures += 1
             done[index] = self.lost(self.items[index], reason)
 
-        def bury(worker: _Worker) -> None:
+        def bury(worker: _Worker, why: str = "") -> None:
             """A worker died: requeue what it held, retry or give up its current item, replace it."""
             del pool[worker.conn]
             worker.conn.close()
             worker.process.join(timeout=5)
             self.deaths += 1
-            why = f"{WORKER_DIED} {worker.process.pid} died ({describe_exit(worker.process.exitcode)})"
+            why = why or f"{WORKER_DIED} {worker.process.pid} died ({describe_exit(worker.process.exitcode)})"
             if worker.pending:
                 current, *queued = worker.pending
                 for index in reversed(queued):  # only queued: not an attempt
@@ -195,7 +207,7 @@ class ForkMap(Generic[T, R]):
                     dispatch(worker)
                 if not pool:  # unreachable while items remain: bury() replaces every dead worker
                     raise RuntimeError("no worker left with items to convert")
-                for conn in wait(list(pool)):
+                for conn in wait(list(pool), timeout=self._until_overdue(pool.values())):
                     worker = pool[conn]
                     try:
                         index, ok, result = conn.recv()
@@ -203,13 +215,30 @@ class ForkMap(Generic[T, R]):
                         bury(worker)
                         continue
                     worker.pending.popleft()
+                    worker.since = time.monotonic()
                     if ok:
                         done[index] = result
                     else:
                         fail(index, result)
+                for worker in self._overdue(pool.values()):
+                    worker.process.kill()
+                    bury(worker, f"{WORKER_DIED} {worker.process.pid} gave no result in {self.timeout:g} s (killed)")
         finally:
             gc.unfreeze()
             _stop(list(pool.values()), finished=next_out == count)
+
+    def _until_overdue(self, workers: Iterable[_Worker]) -> float | None:
+        """Seconds until the first busy worker passes the timeout (``None``: wait for results only)."""
+        starts = [w.since for w in workers if w.pending]
+        if self.timeout is None or not starts:
+            return None
+        return max(0.0, min(starts) + self.timeout - time.monotonic())
+
+    def _overdue(self, workers: Iterable[_Worker]) -> list[_Worker]:
+        if self.timeout is None:
+            return []
+        now = time.monotonic()
+        return [w for w in workers if w.pending and now - w.since > self.timeout]
 
 
 def _stop(workers: list[_Worker], finished: bool) -> None:

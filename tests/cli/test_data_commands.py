@@ -49,6 +49,9 @@ def test_prepare_exit_statuses(tmp_path, capsys):
     args = ["prepare", "revos", "--root", str(tmp_path / "revos"), "--out", str(tmp_path / "o"), "--no-progress"]
     assert main([*args, "--split", "valid", "--workers", "1"]) == 0
     assert main([*args, "--split", "test"]) == 2  # not a ReVOS split
+    assert main([*args, "--split", "valid", "--workers", "2", "--unit-timeout", "0"]) == 0  # 0: no limit
+    assert main([*args, "--split", "valid", "--unit-timeout", "-5"]) == 2
+    assert "unit_timeout_s must be > 0" in capsys.readouterr().err
     (tmp_path / "revos" / "mask_dict.json").unlink()
     assert main([*args, "--split", "train"]) == 2  # unreadable dataset
     assert "mask_dict.json not found" in capsys.readouterr().out

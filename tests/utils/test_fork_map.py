@@ -106,6 +106,39 @@ def test_an_item_that_kills_every_worker_is_given_up_with_the_reason():
     assert _children() == before
 
 
+def test_a_worker_stuck_past_the_timeout_is_killed_and_the_item_given_up():
+    import time
+
+    def fn(x):
+        if x == 1:
+            time.sleep(60)  # a hung decoder
+        time.sleep(0.01)
+        return x
+
+    before = _children()
+    start = time.monotonic()
+    pool = ForkMap(fn, list(range(6)), 2, lost=_lost, timeout=2.0)
+    results = list(pool)
+    assert time.monotonic() - start < 10
+    assert results[0] == 0 and results[2:] == [2, 3, 4, 5]
+    kind, item, reason = results[1]
+    assert (kind, item) == ("lost", 1)
+    assert reason.startswith(WORKER_DIED) and "no result in 2 s" in reason and "2 attempts" in reason
+    assert pool.deaths == 2 and pool.failures == 1
+    assert _children() == before
+
+
+def test_slow_items_within_the_timeout_are_not_killed():
+    import time
+
+    def fn(x):
+        time.sleep(0.3)
+        return x
+
+    pool = ForkMap(fn, list(range(4)), 1, lost=_lost, timeout=1.5)  # the queue behind an item does not count
+    assert list(pool) == [0, 1, 2, 3] and pool.deaths == 0
+
+
 def test_stopping_early_terminates_the_workers():
     import time
 
@@ -126,6 +159,8 @@ def test_bad_arguments_are_refused():
         ForkMap(_square, [1], 0, lost=_lost)
     with pytest.raises(ValueError, match="window"):
         ForkMap(_square, [1], 1, lost=_lost, window=0)
+    with pytest.raises(ValueError, match="timeout"):
+        ForkMap(_square, [1], 1, lost=_lost, timeout=0)
 
 
 def test_exit_codes_in_words():

@@ -414,3 +414,26 @@ def test_a_worker_killed_on_a_unit_is_replaced_and_the_unit_reported(synthetic, 
     skipped = report["skipped_samples"]
     assert skipped and all("vid001" in s for s in skipped)
     assert report["samples_written"] == clean.report.samples_written - len(skipped)
+
+
+def test_a_unit_that_hangs_its_worker_is_skipped_after_the_timeout(synthetic, tmp_path, run_prepare, monkeypatch):
+    import time
+
+    from omni_r1_verl.data.converters.revos import ReVOSConverter
+
+    original = ReVOSConverter.convert
+
+    def hanging(self, unit):
+        if unit.key.endswith("vid000"):
+            time.sleep(120)  # a decoder stuck on a broken file
+        return original(self, unit)
+
+    monkeypatch.setattr(ReVOSConverter, "convert", hanging)
+    start = time.monotonic()
+    result = run_prepare("revos", synthetic["revos"], "train", tmp_path / "out", workers=2, unit_timeout_s=2)
+    assert time.monotonic() - start < 60
+    report = result.report.to_dict()
+    assert result.exit_code == 0 and report["errors"] == {"worker_died": 1}
+    assert "no result in 2 s" in report["issues"][0]["message"]
+    assert report["skipped_samples"] and all("vid000" in s for s in report["skipped_samples"])
+    assert report["samples_written"] > 0 and report["stats"]["worker_deaths"] == 2
