@@ -93,7 +93,8 @@ class ForkMap(Generic[T, R]):
         workers: Worker processes.
         lost: Builds the result of an item whose ``fn`` raised or whose worker died on it ``retries + 1`` times,
             from the item and the reason.
-        in_flight: Items queued per worker, so that a worker never waits for the parent between items.
+        in_flight: Items queued per worker, so that a worker never waits for the parent between items (one per
+            worker once fewer than ``workers * in_flight`` items are left, so the last ones go to idle workers).
         retries: Times an item that was running when its worker died is tried again on a fresh worker.
         window: At most this many items are dispatched beyond the oldest one not yet yielded (bounds the results
             held back to keep the order). Default: ``16 * workers * in_flight``.
@@ -157,7 +158,9 @@ class ForkMap(Generic[T, R]):
         def dispatch(worker: _Worker) -> None:
             if not worker.pending:
                 worker.since = time.monotonic()
-            while len(worker.pending) < self.in_flight and todo and todo[0] < next_out + self.window:
+            # Near the end, one item per worker: an item queued behind a long one would wait while others idle.
+            depth = self.in_flight if len(todo) > len(pool) * self.in_flight else 1
+            while len(worker.pending) < depth and todo and todo[0] < next_out + self.window:
                 index = todo.popleft()
                 try:
                     worker.conn.send(index)

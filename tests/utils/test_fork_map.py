@@ -139,6 +139,17 @@ def test_slow_items_within_the_timeout_are_not_killed():
     assert list(pool) == [0, 1, 2, 3] and pool.deaths == 0
 
 
+def test_the_last_items_go_to_idle_workers_not_behind_busy_ones():
+    import time
+
+    def fn(x):
+        time.sleep(0.6 if x < 2 else 0.01)
+        return os.getpid()
+
+    pids = list(ForkMap(fn, list(range(4)), 2, lost=_lost, in_flight=2))
+    assert pids[0] != pids[1]  # the two slow items run side by side, not queued on one worker
+
+
 def test_stopping_early_terminates_the_workers():
     import time
 
