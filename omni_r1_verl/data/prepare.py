@@ -32,7 +32,7 @@ from omni_r1_verl.data.report import DatasetLayoutError, Issue, ValidationReport
 from omni_r1_verl.data.rows import write_rows
 from omni_r1_verl.data.sampling import stable_seed
 from omni_r1_verl.utils import fast_json
-from omni_r1_verl.utils.fork_map import WORKER_DIED, ForkMap, fork_available
+from omni_r1_verl.utils.fork_map import Failure, ForkMap, fork_available
 from omni_r1_verl.utils.memory import gc_paused
 
 logger = logging.getLogger(__name__)
@@ -331,7 +331,7 @@ def run_units(
         stats["worker_deaths"] = pool.deaths if pool is not None else 0
 
 
-def _lost_unit(unit: Unit, reason: str) -> UnitResult:
+def _lost_unit(unit: Unit, failure: Failure) -> UnitResult:
     """The result of a unit a worker could not convert: its samples skipped with the reason."""
-    code = "worker_died" if reason.startswith(WORKER_DIED) else "internal_error"
-    return UnitResult(issues=[Issue(code, f"unit {unit.key!r}: {reason}", samples=list(unit.samples))])
+    code = "worker_died" if failure.worker_died else "internal_error"
+    return UnitResult(issues=[Issue(code, f"unit {unit.key!r}: {failure.reason}", samples=list(unit.samples))])

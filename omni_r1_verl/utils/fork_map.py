@@ -31,9 +31,6 @@ from typing import Generic, TypeVar
 
 logger = logging.getLogger(__name__)
 
-#: How the reason given to ``lost`` starts when workers died on the item (otherwise it is ``fn``'s exception).
-WORKER_DIED = "worker process"
-
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -53,6 +50,19 @@ def describe_exit(code: int | None) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exit status {code}"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an item got the ``lost`` result.
+
+    Attributes:
+        reason: In words (``ValueError: ...``, ``worker process 12 died (killed by SIGKILL) on it, 2 attempts``).
+        worker_died: Workers died or hung on the item (otherwise ``fn`` raised, or its result could not be pickled).
+    """
+
+    reason: str
+    worker_died: bool
 
 
 @dataclass
@@ -92,7 +102,7 @@ class ForkMap(Generic[T, R]):
         items: The inputs.
         workers: Worker processes.
         lost: Builds the result of an item whose ``fn`` raised or whose worker died on it ``retries + 1`` times,
-            from the item and the reason.
+            from the item and the :class:`Failure`.
         in_flight: Items queued per worker, so that a worker never waits for the parent between items (one per
             worker once fewer than ``workers * in_flight`` items are left, so the last ones go to idle workers).
         retries: Times an item that was running when its worker died is tried again on a fresh worker.
@@ -116,7 +126,7 @@ class ForkMap(Generic[T, R]):
         items: Sequence[T],
         workers: int,
         *,
-        lost: Callable[[T, str], R],
+        lost: Callable[[T, Failure], R],
         in_flight: int = 2,
         retries: int = 1,
         window: int | None = None,
@@ -170,9 +180,9 @@ class ForkMap(Generic[T, R]):
                 attempts[index] += 1
                 worker.pending.append(index)
 
-        def fail(index: int, reason: str) -> None:
+        def fail(index: int, failure: Failure) -> None:
             self.failures += 1
-            done[index] = self.lost(self.items[index], reason)
+            done[index] = self.lost(self.items[index], failure)
 
         def bury(worker: _Worker, why: str = "") -> None:
             """A worker died: requeue what it held, retry or give up its current item, replace it."""
@@ -180,7 +190,7 @@ class ForkMap(Generic[T, R]):
             worker.conn.close()
             worker.process.join(timeout=5)
             self.deaths += 1
-            why = why or f"{WORKER_DIED} {worker.process.pid} died ({describe_exit(worker.process.exitcode)})"
+            why = why or f"worker process {worker.process.pid} died ({describe_exit(worker.process.exitcode)})"
             if worker.pending:
                 current, *queued = worker.pending
                 for index in reversed(queued):  # only queued: not an attempt
@@ -191,7 +201,7 @@ class ForkMap(Generic[T, R]):
                     todo.appendleft(current)
                 else:
                     logger.error("%s on item %d, attempt %d; giving it up", why, current, attempts[current])
-                    fail(current, f"{why} on it, {attempts[current]} attempts")
+                    fail(current, Failure(f"{why} on it, {attempts[current]} attempts", worker_died=True))
             if todo:
                 start()
 
@@ -222,10 +232,10 @@ class ForkMap(Generic[T, R]):
                     if ok:
                         done[index] = result
                     else:
-                        fail(index, result)
+                        fail(index, Failure(result, worker_died=False))
                 for worker in self._overdue(pool.values()):
                     worker.process.kill()
-                    bury(worker, f"{WORKER_DIED} {worker.process.pid} gave no result in {self.timeout:g} s (killed)")
+                    bury(worker, f"worker process {worker.process.pid} gave no result in {self.timeout:g} s (killed)")
         finally:
             gc.unfreeze()
             _stop(list(pool.values()), finished=next_out == count)

@@ -8,13 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from omni_r1_verl.utils.fork_map import WORKER_DIED, ForkMap, describe_exit
+from omni_r1_verl.utils.fork_map import ForkMap, describe_exit
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
 
-def _lost(item, reason):
-    return ("lost", item, reason)
+def _lost(item, failure):
+    return ("lost", item, failure.reason, failure.worker_died)
+
+
+def _given_up_by_dying_workers(results, index, *phrases):
+    """Assert every item but ``index`` converted and ``index`` was given up after workers died, saying ``phrases``."""
+    assert results[:index] == list(range(index)) and results[index + 1 :] == list(range(index + 1, len(results)))
+    kind, item, reason, died = results[index]
+    assert (kind, item, died) == ("lost", index, True)
+    assert reason.startswith("worker process") and all(p in reason for p in phrases), reason
 
 
 def _square(x: int) -> tuple[int, int]:
@@ -58,7 +66,7 @@ def test_an_exception_gives_the_lost_result_and_the_rest_goes_on():
     pool = ForkMap(fn, list(range(6)), 2, lost=_lost)
     results = list(pool)
     assert results[:3] == [0, 1, 2] and results[4:] == [4, 5]
-    assert results[3] == ("lost", 3, "ValueError: three is bad")
+    assert results[3] == ("lost", 3, "ValueError: three is bad", False)
     assert pool.failures == 1 and pool.deaths == 0
 
 
@@ -68,7 +76,7 @@ def test_an_unpicklable_result_is_reported_not_hung_on():
 
     results = list(ForkMap(fn, [0, 1, 2], 2, lost=_lost))
     assert results[0] == 0 and results[2] == 2
-    assert results[1][0] == "lost" and "pickle" in results[1][2].lower()
+    assert results[1][0] == "lost" and "pickle" in results[1][2].lower() and results[1][3] is False
 
 
 def test_a_worker_killed_once_is_replaced_and_its_item_retried(tmp_path):
@@ -97,11 +105,7 @@ def test_an_item_that_kills_every_worker_is_given_up_with_the_reason():
 
     before = _children()
     pool = ForkMap(fn, list(range(8)), 2, lost=_lost, retries=2)
-    results = list(pool)
-    assert results[:2] == [0, 1] and results[3:] == list(range(3, 8))
-    kind, item, reason = results[2]
-    assert (kind, item) == ("lost", 2)
-    assert reason.startswith(WORKER_DIED) and "exit status 7" in reason and "3 attempts" in reason
+    _given_up_by_dying_workers(list(pool), 2, "exit status 7", "3 attempts")
     assert pool.deaths == 3 and pool.failures == 1
     assert _children() == before
 
@@ -120,10 +124,7 @@ def test_a_worker_stuck_past_the_timeout_is_killed_and_the_item_given_up():
     pool = ForkMap(fn, list(range(6)), 2, lost=_lost, timeout=2.0)
     results = list(pool)
     assert time.monotonic() - start < 10
-    assert results[0] == 0 and results[2:] == [2, 3, 4, 5]
-    kind, item, reason = results[1]
-    assert (kind, item) == ("lost", 1)
-    assert reason.startswith(WORKER_DIED) and "no result in 2 s" in reason and "2 attempts" in reason
+    _given_up_by_dying_workers(results, 1, "no result in 2 s", "2 attempts")
     assert pool.deaths == 2 and pool.failures == 1
     assert _children() == before
 

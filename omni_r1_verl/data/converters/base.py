@@ -73,8 +73,7 @@ class GTObject:
     @property
     def num_frames(self) -> int:
         """Frames of the object (known without decoding a received record)."""
-        frames = self.__dict__.get("frames")
-        return len(frames) if frames is not None else self.__dict__["_num_frames"]
+        return len(self.__dict__["frames"]) if "frames" in self.__dict__ else self._num_frames
 
     @cached_property
     def runs(self) -> rle.Runs:
