@@ -95,8 +95,8 @@ def write_dataset(root: Path, frames: int, height: int, width: int, seed: int = 
 
 def make_group(root: Path, paths, masks, rollouts: int, boxes: int, agree: float, seed: int = 0):
     """Requests of one GRPO group; the first ``agree`` fraction of rollouts repeat rollout 0's boxes."""
+    from omni_r1_verl.contracts.system2 import DetailRequest, KeyframeQuery
     from omni_r1_verl.detail.boxes import mask_box
-    from omni_r1_verl.detail.request import DetailRequest, KeyframeQuery
 
     rng = np.random.default_rng(seed)
     frames = len(paths)
@@ -198,7 +198,7 @@ def time_engine(engine, requests, trials: int) -> tuple[float, float]:
         start = time.perf_counter()
         results = engine.run_job(requests).results
         grouped.append(time.perf_counter() - start)
-        assert all(r["status"] == "ok" for r in results), [r["error"] for r in results]
+        assert all(r.status == "ok" for r in results), [r.message for r in results]
     return statistics.median(naive), statistics.median(grouped)
 
 
@@ -227,7 +227,7 @@ def time_pool(cfg, scenarios, trials: int) -> list[tuple[float, float]]:
                 start = time.perf_counter()
                 results = pool.run(requests)
                 grouped.append(time.perf_counter() - start)
-                assert all(r["status"] == "ok" for r in results), [r["error"] for r in results]
+                assert all(r.status == "ok" for r in results), [r.message for r in results]
             timings.append((statistics.median(naive), statistics.median(grouped)))
         pool.shutdown()
         return timings

@@ -26,10 +26,10 @@ import time
 
 import numpy as np
 
+from omni_r1_verl.contracts.system2 import DetailResult, KeyframeDetail, MaskOverlap
 from omni_r1_verl.metrics import boundary_f, region_similarity
 from omni_r1_verl.scoring import RewardConfig, score_group, score_response
 from omni_r1_verl.scoring.consistency import overlap_counts, overlap_counts_group
-from omni_r1_verl.scoring.detail import DetailResult, KeyframeDetail, MaskOverlap
 
 H, W = 720, 1280
 
@@ -69,7 +69,7 @@ def _group_inputs(rollouts: int, frames: int, seed: int = 0):
 
 def _detail(keyframes, inter, union) -> dict:
     masks = MaskOverlap(tuple(range(len(union))), tuple(int(v) for v in inter), tuple(int(v) for v in union))
-    return DetailResult(status="ok", keyframes=keyframes, mask_status="ok", masks=masks).to_dict()
+    return DetailResult(status="ok", keyframes=keyframes, masks=masks).to_dict()
 
 
 def _best_of(fn, repeats: int) -> float:

@@ -328,17 +328,15 @@ def check_config(overrides: Sequence[str]) -> list[Check]:
 
 def _system2_check(cfg) -> Check:
     """System 2's checkpoints (SAM2, grounding model), required when a reward term reads System 2."""
-    from omegaconf import OmegaConf
-
     from omni_r1_verl.detail.config import DetailConfig
     from omni_r1_verl.scoring.config import RewardConfig
+    from omni_r1_verl.utils.config import load_section
 
-    name = "System 2 (reward.reward_kwargs.detail)"
+    name = f"System 2 ({DetailConfig.SECTION})"
     try:
-        kwargs = OmegaConf.to_container(OmegaConf.select(cfg, "reward.reward_kwargs", default={}), resolve=True)
-        weights = RewardConfig.from_dict(kwargs).weights
-        detail = DetailConfig.coerce((kwargs or {}).get("detail"))
-    except (ValueError, TypeError) as err:
+        weights = load_section(cfg, RewardConfig).weights
+        detail = load_section(cfg, DetailConfig)
+    except ValueError as err:
         return Check(name, False, f"invalid config: {err}", "fix the key named in the message")
     if weights.alignment == weights.consistency == weights.detection == 0:
         return Check(name, True, "not used (alignment, consistency and detection weights are 0)")

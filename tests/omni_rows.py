@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from omni_r1_verl.data.schema import GroundTruth, MediaRef, Task
+from omni_r1_verl.contracts.rows import GroundTruth, MediaRef, Task
 
 SAMPLE_RATE = 16_000
 

@@ -4,7 +4,7 @@
   rows and rows whose longest possible prompt exceeds ``data.max_prompt_length`` are dropped with a counted warning
   naming the file, the sample and the reason.
 * ``__getitem__`` samples the clip of (epoch, sample) (:mod:`~omni_r1_verl.data.sampling`), renders the System-1
-  prompt for it (:mod:`~omni_r1_verl.rollout.prompts`) and records ``extra_info["clip"]``. The epoch arrives through
+  prompt for it (:mod:`~omni_r1_verl.contracts.prompts`) and records ``extra_info["clip"]``. The epoch arrives through
   :class:`~omni_r1_verl.data.epoch_sampler.EpochSampler` (``build_sampler``), which survives checkpoint resume.
 * ``process_multi_modal_info`` (called by verl's agent loop in the rollout worker) decodes the referenced media at the
   System-1 budget: frames (16 to 100 merged patches each, even count), images, and 16 kHz mono audio from a file or
@@ -30,9 +30,10 @@ from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from omni_r1_verl.data.epoch_sampler import EpochSampler, split_epoch_index
 from omni_r1_verl.data.media_cache import MediaCache
-from omni_r1_verl.data.omni_data_config import DataConfigError, OmniDataConfig
+from omni_r1_verl.data.omni_data_config import OmniDataConfig
 from omni_r1_verl.data.prompt_guard import GuardReport, PromptGuard
 from omni_r1_verl.data.system1_inputs import AUDIO_IN_VIDEO_KEY, build_system1_messages, load_item_media
+from omni_r1_verl.utils.config import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -94,16 +95,16 @@ class OmniR1Dataset(RLHFDataset):
         max_samples: int = -1,
     ) -> None:
         if processor is None:
-            raise DataConfigError(
+            raise ConfigError(
                 "OmniR1Dataset needs the Qwen2.5-Omni processor; the policy checkpoint has none (or verl could not "
                 "load it: check that omni-r1-verl's verl plugin is loaded, `omni-r1 doctor`)"
             )
-        self.omni = OmniDataConfig.from_mapping(config.get("omni_r1"))
+        self.omni = OmniDataConfig.from_dict(config.get("omni_r1"))
         mm_kwargs = dict(config.get("mm_processor_kwargs") or {})
         self.omni.check_processor_kwargs(mm_kwargs)
         image_patch_size = config.get("image_patch_size") or PATCH_SIZE
         if image_patch_size != PATCH_SIZE:
-            raise DataConfigError(f"data.image_patch_size must be {PATCH_SIZE} for Qwen2.5-Omni: {image_patch_size}")
+            raise ConfigError(f"data.image_patch_size must be {PATCH_SIZE} for Qwen2.5-Omni: {image_patch_size}")
         self.use_audio_in_video = bool(mm_kwargs.get("use_audio_in_video", False))
         self.guard_report = GuardReport()
         super().__init__(data_files, tokenizer, config, processor=processor, max_samples=max_samples)
@@ -118,7 +119,7 @@ class OmniR1Dataset(RLHFDataset):
         frames = []
         for path in self.data_files:
             if not str(path).endswith(".parquet"):
-                raise DataConfigError(f"{path}: OmniR1Dataset reads parquet files written by `omni-r1 prepare`")
+                raise ConfigError(f"{path}: OmniR1Dataset reads parquet files written by `omni-r1 prepare`")
             table = datasets.load_dataset("parquet", data_files=path)["train"]
             keep, report = guard.check_rows(table.to_list(), source=str(path))
             self.guard_report.merge(report)
@@ -136,7 +137,7 @@ class OmniR1Dataset(RLHFDataset):
             report.broken,
         )
         if len(self.dataframe) == 0:
-            raise DataConfigError(f"no usable rows in {self.data_files}: {dict(report.reasons)}; {report.examples}")
+            raise ConfigError(f"no usable rows in {self.data_files}: {dict(report.reasons)}; {report.examples}")
 
     def maybe_filter_out_long_prompts(self, dataframe: datasets.Dataset = None) -> datasets.Dataset:
         """Rows are already filtered (with exact worst-case lengths) in :meth:`_read_files_and_tokenize`."""
@@ -195,7 +196,7 @@ class OmniR1Dataset(RLHFDataset):
             ``(images, videos, audios)`` in placeholder order, each None when empty. A video interleaved with its
             audio track contributes its waveform to ``audios`` at its position.
         """
-        omni = OmniDataConfig.from_mapping(config.get("omni_r1"))
+        omni = OmniDataConfig.from_dict(config.get("omni_r1"))
         cache = media_cache(omni.media_cache_size)
         images: list[Any] = []
         videos: list[Any] = []

@@ -1,6 +1,6 @@
 """Frame and audio loading for System 1 (low resolution) and System 2 (original resolution).
 
-All paths are resolved under the dataset root by the caller (:func:`omni_r1_verl.data.schema.resolve_under_root`).
+All paths are resolved under the dataset root by the caller (:func:`omni_r1_verl.contracts.rows.resolve_under_root`).
 """
 
 from __future__ import annotations

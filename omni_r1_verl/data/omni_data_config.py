@@ -1,14 +1,17 @@
-"""Typed knobs of the System-1 inputs (``data.omni_r1`` in the recipe), validated when the dataset starts."""
+"""Typed knobs of the System-1 inputs (``data.omni_r1`` in the recipe), validated when the dataset starts.
+
+Loaded through :func:`omni_r1_verl.utils.config.build` like every config section (unknown keys are errors).
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from omni_r1_verl.contracts.clip import VIRTUAL_FPS
 from omni_r1_verl.data.sampling import MAX_FRAMES, MIN_FRAMES
-from omni_r1_verl.rollout.prompts import VIRTUAL_FPS
+from omni_r1_verl.utils.config import ConfigError, build
 from omni_r1_verl.utils.vision import (
     IMAGE_FACTOR,
     IMAGE_MAX_PIXELS,
@@ -19,10 +22,6 @@ from omni_r1_verl.utils.vision import (
 
 #: Temporal patch of the Qwen vision tower: with fps = 2 one temporal grid step is one second.
 _TEMPORAL_PATCH = 2
-
-
-class DataConfigError(ValueError):
-    """A ``data.omni_r1`` / ``data.mm_processor_kwargs`` setting is invalid or inconsistent."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,8 @@ class OmniDataConfig:
         media_cache_size: Decoded samples kept per rollout worker, so the G rollouts of a prompt decode it once.
     """
 
+    SECTION: ClassVar[str] = "data.omni_r1"
+
     seed: int = 0
     min_frames: int = MIN_FRAMES
     max_frames: int = MAX_FRAMES
@@ -57,20 +58,22 @@ class OmniDataConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_frames <= self.max_frames:
-            raise DataConfigError(f"need 1 <= min_frames <= max_frames, got {self.min_frames}, {self.max_frames}")
+            raise ConfigError(
+                f"min_frames={self.min_frames}, max_frames={self.max_frames}: need 1 <= min_frames <= max_frames"
+            )
         if self.fps <= 0:
-            raise DataConfigError(f"fps must be positive, got {self.fps}")
+            raise ConfigError(f"fps={self.fps}: must be positive")
         for lo, hi in (("video_min_pixels", "video_max_pixels"), ("image_min_pixels", "image_max_pixels")):
             low, high = getattr(self, lo), getattr(self, hi)
             if not IMAGE_FACTOR * IMAGE_FACTOR <= low <= high:
-                raise DataConfigError(f"need {IMAGE_FACTOR}^2 <= {lo} <= {hi}, got {low}, {high}")
+                raise ConfigError(f"{lo}={low}, {hi}={high}: need {IMAGE_FACTOR}^2 <= {lo} <= {hi}")
         if not 0 < self.max_audio_seconds <= 30:
-            raise DataConfigError(f"max_audio_seconds must be in (0, 30] (Whisper window): {self.max_audio_seconds}")
+            raise ConfigError(f"max_audio_seconds={self.max_audio_seconds}: must be in (0, 30] (Whisper's window)")
         if self.media_cache_size < 0:
-            raise DataConfigError(f"media_cache_size must be >= 0, got {self.media_cache_size}")
+            raise ConfigError(f"media_cache_size={self.media_cache_size}: must be >= 0")
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> OmniDataConfig:
+    def from_dict(cls, values: Mapping[str, Any] | None) -> OmniDataConfig:
         """Build from the ``data.omni_r1`` section (a dict or OmegaConf node); unknown keys are errors.
 
         Args:
@@ -80,14 +83,9 @@ class OmniDataConfig:
             The validated config.
 
         Raises:
-            DataConfigError: On unknown keys or invalid values.
+            ConfigError: On unknown keys or invalid values.
         """
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise DataConfigError(f"unknown data.omni_r1 keys {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return build(cls, values)
 
     def check_processor_kwargs(self, mm_processor_kwargs: Mapping[str, Any]) -> None:
         """Check ``data.mm_processor_kwargs`` agrees with these settings (both reach the processor and vLLM).
@@ -96,22 +94,22 @@ class OmniDataConfig:
             mm_processor_kwargs: verl's ``data.mm_processor_kwargs``.
 
         Raises:
-            DataConfigError: When frames would be resized twice, or the processor's fps differs from ours, or
+            ConfigError: When frames would be resized twice, or the processor's fps differs from ours, or
                 ``use_audio_in_video`` is combined with an fps vLLM 0.24 cannot interleave.
         """
         if mm_processor_kwargs.get("do_resize", True) is not False:
-            raise DataConfigError(
+            raise ConfigError(
                 "set data.mm_processor_kwargs.do_resize=false: frames and images are already resized to the "
                 "data.omni_r1 pixel budget, and the processor would resize them again to its own"
             )
         proc_fps = float(mm_processor_kwargs.get("fps", 2.0))
         if proc_fps != self.fps:
-            raise DataConfigError(
+            raise ConfigError(
                 f"data.mm_processor_kwargs.fps={proc_fps} differs from data.omni_r1.fps={self.fps}; "
                 "set both (the processor derives seconds per temporal grid step from it)"
             )
         if mm_processor_kwargs.get("use_audio_in_video") and _TEMPORAL_PATCH / self.fps != 1.0:
-            raise DataConfigError(
+            raise ConfigError(
                 "use_audio_in_video needs fps=2.0: vLLM 0.24 interleaves audio with one second per video grid step "
                 f"unless told otherwise, and data.omni_r1.fps={self.fps} gives {_TEMPORAL_PATCH / self.fps} s"
             )

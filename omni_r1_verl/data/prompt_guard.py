@@ -18,9 +18,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from omni_r1_verl.contracts.prompts import render_refavs_prompt, render_segzero_prompt, render_vos_prompt
+from omni_r1_verl.contracts.rows import Task
 from omni_r1_verl.data.media import MediaError, audio_num_samples
 from omni_r1_verl.data.omni_data_config import OmniDataConfig
-from omni_r1_verl.data.schema import Task
 from omni_r1_verl.data.system1_inputs import RowError, RowMedia
 from omni_r1_verl.data.token_budget import (
     MediaTokens,
@@ -31,7 +32,6 @@ from omni_r1_verl.data.token_budget import (
     video_tokens,
     worst_case_frames,
 )
-from omni_r1_verl.rollout.prompts import render_refavs_prompt, render_segzero_prompt, render_vos_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,10 @@ class PromptGuard:
                     tokens.audios.append(self._audio_tokens(audio))
                     kinds += ("audio",)
             lengths = clip_lengths(gt.num_frames, cfg.min_frames, cfg.max_frames, parsed.train)
-            texts = [render_vos_prompt(parsed.expression, n, cfg.prompt_forcing, random.Random(0)) for n in lengths]
+            texts = [
+                render_vos_prompt(parsed.expression, n, cfg.prompt_forcing, random.Random(0), fps=cfg.fps)
+                for n in lengths
+            ]
         else:
             image = frame_tokens(gt.height, gt.width, cfg.image_min_pixels, cfg.image_max_pixels)
             if parsed.task is Task.AVS:

@@ -2,7 +2,7 @@
 
 verl reads the files with ``datasets.load_dataset("parquet")`` and concatenates them with
 ``datasets.concatenate_datasets``, which requires identical features: every row of every dataset carries the same
-columns with the same types, and dataset-specific payloads are JSON strings (:mod:`omni_r1_verl.data.schema`).
+columns with the same types, and dataset-specific payloads are JSON strings (:mod:`omni_r1_verl.contracts.rows`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from omni_r1_verl.data.schema import GroundTruth, MediaRef, Task
+from omni_r1_verl.contracts.rows import GroundTruth, MediaRef, Task
 
 #: ``agent_name`` of every row: the agent loop that runs System 1 and System 2.
 AGENT_NAME = "omni_r1_agent"

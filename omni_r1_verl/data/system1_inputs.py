@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from omni_r1_verl.contracts.prompts import render_refavs_prompt, render_segzero_prompt, render_vos_prompt
+from omni_r1_verl.contracts.rows import GroundTruth, MediaRef, Task, resolve_under_root
 from omni_r1_verl.data.media import (
     AUDIO_SAMPLE_RATE,
     MediaError,
@@ -36,8 +38,6 @@ from omni_r1_verl.data.media import (
 )
 from omni_r1_verl.data.omni_data_config import OmniDataConfig
 from omni_r1_verl.data.sampling import sample_clip_indices, stable_seed
-from omni_r1_verl.data.schema import GroundTruth, MediaRef, Task, resolve_under_root
-from omni_r1_verl.rollout.prompts import render_refavs_prompt, render_segzero_prompt, render_vos_prompt
 from omni_r1_verl.utils.vision import smart_resize
 
 #: Key of a video item that carries the video's own audio track, interleaved (``use_audio_in_video``).
@@ -186,7 +186,7 @@ def build_system1_messages(
                 video[AUDIO_IN_VIDEO_KEY] = {"path": str(audio), "start": start, "end": end}
             else:
                 content.append({"type": "audio", "audio": str(audio), "start": start, "end": end})
-        text = render_vos_prompt(parsed.expression, len(indices), forced=config.prompt_forcing, rng=rng)
+        text = render_vos_prompt(parsed.expression, len(indices), forced=config.prompt_forcing, rng=rng, fps=config.fps)
         frame_indices = indices.tolist()
     elif parsed.task in (Task.AVS, Task.IMAGE_GROUNDING):
         if parsed.media.audio_in_video or not parsed.media.frames:

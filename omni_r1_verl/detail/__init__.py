@@ -2,14 +2,13 @@
 
 Public API (importing it does not import torch or Ray):
 
-* :class:`DetailConfig` - the ``reward.reward_kwargs.detail`` section;
-* :class:`DetailRequest` / :class:`KeyframeQuery` - what a rollout asks for;
-* :class:`DetailStatus` and the result dict keys :data:`RESULT_KEYS`;
+* :class:`DetailConfig` - the ``system2`` config section;
 * :class:`omni_r1_verl.detail.pool.DetailPool` - find or create the pool and submit requests (imports Ray);
 * :class:`omni_r1_verl.detail.engine.DetailEngine` - the same work in-process (imports torch).
+
+Requests and results are the contract types of :mod:`omni_r1_verl.contracts.system2`.
 """
 
 from omni_r1_verl.detail.config import DetailConfig
-from omni_r1_verl.detail.request import RESULT_KEYS, DetailRequest, DetailStatus, KeyframeQuery
 
-__all__ = ["RESULT_KEYS", "DetailConfig", "DetailRequest", "DetailStatus", "KeyframeQuery"]
+__all__ = ["DetailConfig"]

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from omni_r1_verl.contracts.rows import resolve_under_root
 from omni_r1_verl.data.media import MediaError, load_image
-from omni_r1_verl.data.schema import resolve_under_root
 
 
 @dataclass
@@ -55,7 +55,7 @@ def load_clip(dataset_root: str, frame_paths: Sequence[str], num_threads: int = 
         The frames.
 
     Raises:
-        omni_r1_verl.data.schema.UnsafePathError: If a path leaves the root.
+        omni_r1_verl.contracts.rows.UnsafePathError: If a path leaves the root.
         MediaError: If a frame is missing, corrupt, or differs in size from the first one.
     """
     if not frame_paths:

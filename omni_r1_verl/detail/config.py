@@ -1,8 +1,8 @@
-"""Typed configuration of the System-2 detail pool (``reward.reward_kwargs.detail.*``).
+"""Typed configuration of System 2 (the ``system2`` section of the trainer config).
 
-The reward manager, the agent loop and the evaluators read the same keys, so one section configures the pool
-wherever it is created. Every dataclass validates in ``__post_init__``; :meth:`DetailConfig.from_dict` rejects
-unknown keys instead of ignoring them. Pure module: no torch, no Ray.
+Read by whoever creates the detail pool: the agent loop in training, ``omni-r1 eval`` / ``omni-r1 infer``, the
+doctor and the benchmarks. Every dataclass validates in ``__post_init__``; loading goes through
+:func:`omni_r1_verl.utils.config.build`, so unknown keys are errors naming the key. Pure module: no torch, no Ray.
 """
 
 from __future__ import annotations
@@ -12,25 +12,27 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar
 
-from omni_r1_verl.rollout.prompts import GroundingPromptStyle
+from omni_r1_verl.contracts.prompts import GroundingPromptStyle
+from omni_r1_verl.utils.config import build, check
 from omni_r1_verl.utils.vision import IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS
 
-#: Where the section lives in verl's config tree (used in error messages).
-CONFIG_PREFIX = "reward.reward_kwargs.detail"
-
-_T = TypeVar("_T")
+#: Where the section lives in the trainer config.
+SECTION = "system2"
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{CONFIG_PREFIX}.{name}={value!r}: expected one of {list(choices)}")
+    check(value in choices, f"{name}={value!r}: expected one of {list(choices)}")
 
 
 def _check_positive(name: str, value: float, allow_zero: bool = False) -> None:
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{CONFIG_PREFIX}.{name}={value!r}: must be {'>= 0' if allow_zero else '> 0'}")
+    check(value > 0 or (allow_zero and value == 0), f"{name}={value!r}: must be {'>= 0' if allow_zero else '> 0'}")
+
+
+def _check_at_least_one(owner: Any, *names: str) -> None:
+    for name in names:
+        check(int(getattr(owner, name)) >= 1, f"{name}={getattr(owner, name)!r}: must be >= 1")
 
 
 @dataclass
@@ -64,15 +66,12 @@ class PoolConfig:
     detached: bool = False
 
     def __post_init__(self) -> None:
-        if not self.name:
-            raise ValueError(f"{CONFIG_PREFIX}.pool.name must not be empty")
-        for key in ("num_workers", "max_job_requests", "max_queued_requests", "max_attempts"):
-            if int(getattr(self, key)) < 1:
-                raise ValueError(f"{CONFIG_PREFIX}.pool.{key}={getattr(self, key)!r}: must be >= 1")
-        _check_positive("pool.batch_window_s", self.batch_window_s, allow_zero=True)
-        _check_positive("pool.attempt_timeout_s", self.attempt_timeout_s)
-        _check_positive("pool.request_timeout_s", self.request_timeout_s)
-        _check_positive("pool.max_worker_restarts", self.max_worker_restarts, allow_zero=True)
+        check(bool(self.name), "name must not be empty")
+        _check_at_least_one(self, "num_workers", "max_job_requests", "max_queued_requests", "max_attempts")
+        _check_positive("batch_window_s", self.batch_window_s, allow_zero=True)
+        _check_positive("attempt_timeout_s", self.attempt_timeout_s)
+        _check_positive("request_timeout_s", self.request_timeout_s)
+        _check_positive("max_worker_restarts", self.max_worker_restarts, allow_zero=True)
 
 
 @dataclass
@@ -99,13 +98,15 @@ class PlacementConfig:
     ready_timeout_s: float = 600.0
 
     def __post_init__(self) -> None:
-        _check_choice("placement.mode", self.mode, ("auto", "dedicated", "shared", "cpu"))
-        _check_choice("placement.strategy", self.strategy, ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"))
-        _check_positive("placement.gpus_per_worker", self.gpus_per_worker, allow_zero=True)
-        _check_positive("placement.cpus_per_worker", self.cpus_per_worker, allow_zero=True)
-        _check_positive("placement.ready_timeout_s", self.ready_timeout_s)
-        if self.mode == "shared" and self.gpus_per_worker >= 1:
-            raise ValueError(f"{CONFIG_PREFIX}.placement.gpus_per_worker must be a fraction < 1 in shared mode")
+        _check_choice("mode", self.mode, ("auto", "dedicated", "shared", "cpu"))
+        _check_choice("strategy", self.strategy, ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"))
+        _check_positive("gpus_per_worker", self.gpus_per_worker, allow_zero=True)
+        _check_positive("cpus_per_worker", self.cpus_per_worker, allow_zero=True)
+        _check_positive("ready_timeout_s", self.ready_timeout_s)
+        check(
+            self.mode != "shared" or self.gpus_per_worker < 1,
+            f"gpus_per_worker={self.gpus_per_worker!r}: must be a fraction < 1 in shared mode",
+        )
 
 
 @dataclass
@@ -145,16 +146,15 @@ class Sam2Config:
     mask_threshold: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_choice("sam2.dtype", self.dtype, ("auto", "float32", "bfloat16"))
-        _check_choice("sam2.propagation", self.propagation, ("bidirectional", "forward"))
-        _check_choice("sam2.association", self.association, ("per_box", "iou_chain"))
-        if not 0.0 < self.association_iou <= 1.0:
-            raise ValueError(f"{CONFIG_PREFIX}.sam2.association_iou must be in (0, 1], got {self.association_iou}")
-        if self.image_size < 0 or self.image_size % 32:
-            raise ValueError(f"{CONFIG_PREFIX}.sam2.image_size must be 0 or a multiple of 32, got {self.image_size}")
-        for key in ("feature_cache_frames", "image_batch_size", "max_objects_per_step"):
-            if int(getattr(self, key)) < 1:
-                raise ValueError(f"{CONFIG_PREFIX}.sam2.{key} must be >= 1")
+        _check_choice("dtype", self.dtype, ("auto", "float32", "bfloat16"))
+        _check_choice("propagation", self.propagation, ("bidirectional", "forward"))
+        _check_choice("association", self.association, ("per_box", "iou_chain"))
+        check(0.0 < self.association_iou <= 1.0, f"association_iou={self.association_iou!r}: must be in (0, 1]")
+        check(
+            self.image_size >= 0 and self.image_size % 32 == 0,
+            f"image_size={self.image_size!r}: must be 0 or a multiple of 32",
+        )
+        _check_at_least_one(self, "feature_cache_frames", "image_batch_size", "max_objects_per_step")
 
 
 @dataclass
@@ -193,22 +193,24 @@ class GroundingConfig:
     min_box_size: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_choice("grounding.prompt_style", self.prompt_style, tuple(s.value for s in GroundingPromptStyle))
-        _check_choice("grounding.box_format", self.box_format, ("absolute", "norm1000"))
-        _check_choice("grounding.dtype", self.dtype, ("auto", "float32", "bfloat16"))
-        if not 0 < self.min_pixels <= self.max_pixels:
-            raise ValueError(f"{CONFIG_PREFIX}.grounding needs 0 < min_pixels <= max_pixels")
-        for key in ("max_new_tokens", "batch_size", "max_model_len"):
-            if int(getattr(self, key)) < 1:
-                raise ValueError(f"{CONFIG_PREFIX}.grounding.{key} must be >= 1")
-        if not 0 < self.gpu_memory_utilization <= 1:
-            raise ValueError(f"{CONFIG_PREFIX}.grounding.gpu_memory_utilization must be in (0, 1]")
-        _check_positive("grounding.min_box_size", self.min_box_size, allow_zero=True)
+        _check_choice("prompt_style", self.prompt_style, tuple(s.value for s in GroundingPromptStyle))
+        _check_choice("box_format", self.box_format, ("absolute", "norm1000"))
+        _check_choice("dtype", self.dtype, ("auto", "float32", "bfloat16"))
+        check(
+            0 < self.min_pixels <= self.max_pixels,
+            f"min_pixels={self.min_pixels!r}, max_pixels={self.max_pixels!r}: need 0 < min_pixels <= max_pixels",
+        )
+        _check_at_least_one(self, "max_new_tokens", "batch_size", "max_model_len")
+        check(
+            0 < self.gpu_memory_utilization <= 1,
+            f"gpu_memory_utilization={self.gpu_memory_utilization!r}: must be in (0, 1]",
+        )
+        _check_positive("min_box_size", self.min_box_size, allow_zero=True)
 
 
 @dataclass
 class DetailConfig:
-    """The whole ``reward.reward_kwargs.detail`` section.
+    """The whole ``system2`` section.
 
     Attributes:
         pool: Router, batching and failure policy.
@@ -219,6 +221,8 @@ class DetailConfig:
             ``masks(gt_key, frame_indices) -> bool array (n_obj, F, H, W)``.
     """
 
+    SECTION: ClassVar[str] = SECTION
+
     pool: PoolConfig = field(default_factory=PoolConfig)
     placement: PlacementConfig = field(default_factory=PlacementConfig)
     sam2: Sam2Config = field(default_factory=Sam2Config)
@@ -227,12 +231,11 @@ class DetailConfig:
 
     def __post_init__(self) -> None:
         module, _, attr = self.gt_store.partition(":")
-        if not module or not attr:
-            raise ValueError(f"{CONFIG_PREFIX}.gt_store={self.gt_store!r}: expected 'package.module:Class'")
+        check(bool(module and attr), f"gt_store={self.gt_store!r}: expected 'package.module:Class'")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> DetailConfig:
-        """Build from a nested mapping (e.g. ``OmegaConf.to_container`` of the config section).
+    def from_dict(cls, data: DetailConfig | Mapping[str, Any] | None) -> DetailConfig:
+        """Build from the section (a dict, an OmegaConf node, ``None`` for the defaults, or a config).
 
         Args:
             data: The section; missing keys take their defaults, unknown keys raise.
@@ -241,28 +244,9 @@ class DetailConfig:
             The validated config.
 
         Raises:
-            ValueError: On unknown keys or invalid values (the message names the full key).
+            ConfigError: On unknown keys or invalid values (the message names the full key).
         """
-        return _from_mapping(cls, dict(data or {}), CONFIG_PREFIX)
-
-    @classmethod
-    def coerce(cls, value: DetailConfig | Mapping[str, Any] | None) -> DetailConfig:
-        """Accept a config, a plain mapping or an OmegaConf node.
-
-        Args:
-            value: What the caller has.
-
-        Returns:
-            A :class:`DetailConfig`.
-        """
-        if isinstance(value, DetailConfig):
-            return value
-        if value is not None and not isinstance(value, dict):
-            from omegaconf import DictConfig, OmegaConf
-
-            if isinstance(value, DictConfig):
-                value = OmegaConf.to_container(value, resolve=True)
-        return cls.from_dict(value)
+        return build(cls, data, SECTION)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (round-trips through :meth:`from_dict`)."""
@@ -280,7 +264,7 @@ class DetailConfig:
         _require_path(self.sam2.checkpoint, "sam2.checkpoint", self._sam2_hint())
         if self.sam2.backend == "sam2" and not _sam2_config_exists(self.sam2.config):
             raise FileNotFoundError(
-                f"{CONFIG_PREFIX}.sam2.config={self.sam2.config!r} is neither a file nor a config inside the sam2 "
+                f"{SECTION}.sam2.config={self.sam2.config!r} is neither a file nor a config inside the sam2 "
                 "package (e.g. configs/sam2.1/sam2.1_hiera_l.yaml)"
             )
         if need_grounding or self.grounding.model_path:
@@ -301,9 +285,9 @@ class DetailConfig:
 
 def _require_path(value: str, key: str, hint: str) -> None:
     if not value:
-        raise FileNotFoundError(f"{CONFIG_PREFIX}.{key} is not set: {hint}")
+        raise FileNotFoundError(f"{SECTION}.{key} is not set: {hint}")
     if not Path(os.path.expanduser(value)).exists():
-        raise FileNotFoundError(f"{CONFIG_PREFIX}.{key}={value!r} does not exist: {hint}")
+        raise FileNotFoundError(f"{SECTION}.{key}={value!r} does not exist: {hint}")
 
 
 def _sam2_config_exists(name: str) -> bool:
@@ -315,18 +299,3 @@ def _sam2_config_exists(name: str) -> bool:
         return files("sam2").joinpath(name).is_file()
     except ModuleNotFoundError:
         return False
-
-
-def _from_mapping(cls: type[_T], data: dict[str, Any], prefix: str) -> _T:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ValueError(f"unknown key(s) {[f'{prefix}.{k}' for k in unknown]}; known: {sorted(fields)}")
-    kwargs = {}
-    for name, value in data.items():
-        default = fields[name].default_factory() if fields[name].default_factory is not dataclasses.MISSING else None
-        if dataclasses.is_dataclass(default) and isinstance(value, Mapping):
-            kwargs[name] = _from_mapping(type(default), dict(value), f"{prefix}.{name}")
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)

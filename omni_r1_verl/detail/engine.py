@@ -24,14 +24,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from omni_r1_verl.contracts.system2 import (
+    DetailRequest,
+    DetailResult,
+    DetailStatus,
+    KeyframeDetail,
+    MaskOverlap,
+    rounded_box,
+)
 from omni_r1_verl.detail.association import ObjectPrompt, associate, plan_objects
 from omni_r1_verl.detail.boxes import Rejection, mask_box, validate_box
 from omni_r1_verl.detail.clip import ClipFrames, load_clip
-from omni_r1_verl.detail.config import CONFIG_PREFIX, DetailConfig
+from omni_r1_verl.detail.config import SECTION, DetailConfig
 from omni_r1_verl.detail.devices import compute_dtype, resolve_device
 from omni_r1_verl.detail.ground_truth import GroundTruthSource, open_ground_truth
 from omni_r1_verl.detail.grounders.base import Grounder, get_grounder_cls
-from omni_r1_verl.detail.request import DetailRequest, DetailStatus, failure_result, keyframe_result, make_result
 from omni_r1_verl.detail.segmenters.base import Segmenter, get_segmenter_cls
 
 logger = logging.getLogger(__name__)
@@ -42,13 +49,13 @@ class JobOutcome:
     """Results of a job plus what it cost.
 
     Attributes:
-        results: One result dict per request, in request order.
+        results: One result per request, in request order.
         unique_objects: SAM2 objects tracked after de-duplication.
         total_objects: Objects the rollouts asked for.
         timings: Seconds per stage for the whole job.
     """
 
-    results: list[dict[str, Any]]
+    results: list[DetailResult]
     unique_objects: int = 0
     total_objects: int = 0
     timings: dict[str, float] = field(default_factory=dict)
@@ -127,8 +134,8 @@ class DetailEngine:
         by_key: dict[str, list[int]] = defaultdict(list)
         for i, req in enumerate(requests):
             by_key[req.merge_key()].append(i)
-        results: list[dict[str, Any]] = [{} for _ in requests]
-        outcome = JobOutcome(results)
+        results: list[DetailResult | None] = [None] * len(requests)
+        outcome = JobOutcome(results)  # type: ignore[arg-type]  # every slot is filled below
         for indices in by_key.values():
             part = self._run_group([requests[i] for i in indices])
             for i, result in zip(indices, part.results):
@@ -154,7 +161,8 @@ class DetailEngine:
             logger.warning("detail job %s: %s", head.group_key, err)
             timings = {**timer.seconds, "total": time.perf_counter() - start}
             results = [
-                failure_result(r, DetailStatus.ERROR, str(err), timings=timings, worker=self.label) for r in requests
+                DetailResult.for_request(r, DetailStatus.ERROR, str(err), timings=timings, worker=self.label)
+                for r in requests
             ]
             return JobOutcome(results, timings=timings)
         with timer("grounding"):
@@ -183,26 +191,27 @@ class DetailEngine:
         gt_boxes = self._gt_boxes(gt_masks, {kf.clip_index for r in requests for kf in r.keyframes})
         for slot, state in enumerate(rollouts):
             keyframes = [
-                keyframe_result(kf, state.accepted[k], gt_boxes[kf.clip_index], state.rejected[k])
+                KeyframeDetail(
+                    frame=int(kf.clip_index),
+                    description=kf.description,
+                    pred_boxes=tuple(rounded_box(b) for b in state.accepted[k]),
+                    gt_boxes=tuple(rounded_box(b) for b in gt_boxes[kf.clip_index]),
+                    rejected_boxes=state.rejected[k],
+                )
                 for k, kf in enumerate(state.request.keyframes)
             ]
             if state.status is None:
                 row = active.index(slot)
-                inter, union = counts[0][row], counts[1][row]
+                masks = MaskOverlap.of_clip(counts[0][row], counts[1][row])
                 results.append(
-                    make_result(
-                        DetailStatus.OK,
-                        keyframes=keyframes,
-                        frame_inter=inter,
-                        frame_union=union,
-                        timings=timings,
-                        worker=self.label,
+                    DetailResult(
+                        DetailStatus.OK, tuple(keyframes), masks=masks, timings=dict(timings), worker=self.label
                     )
                 )
             else:
                 results.append(
-                    make_result(
-                        state.status, error=state.error, keyframes=keyframes, timings=timings, worker=self.label
+                    DetailResult.failure(
+                        state.status, state.error, keyframes=keyframes, timings=timings, worker=self.label
                     )
                 )
         return JobOutcome(results, plan.unique, plan.total, timings)
@@ -234,7 +243,7 @@ class DetailEngine:
                 for state, _ in users:
                     state.fail(
                         DetailStatus.ERROR,
-                        f"keyframes need grounding but {CONFIG_PREFIX}.grounding.model_path is not set",
+                        f"keyframes need grounding but {SECTION}.grounding.model_path is not set",
                     )
             return
         keys = list(queries)
@@ -267,9 +276,7 @@ class DetailEngine:
     def _box_status(state: _Rollout) -> None:
         if state.status is not None:
             return
-        if not state.request.keyframes:
-            state.fail(DetailStatus.NO_VALID_MOMENT, "System 1 gave no valid moment")
-        elif not any(state.accepted):
+        if not any(state.accepted):
             if sum(state.rejected):
                 state.fail(DetailStatus.INVALID_BOXES, f"all {sum(state.rejected)} boxes were rejected")
             else:

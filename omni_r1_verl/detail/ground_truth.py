@@ -2,7 +2,7 @@
 
 Workers score masks where they are produced, so masks never travel through verl's batch. The real store
 (``omni_r1_verl.data.gt_store.GroundTruthStore``) and :class:`NpzGroundTruth` (synthetic clips, tests, the CPU demo)
-both satisfy :class:`GroundTruthSource`; ``reward.reward_kwargs.detail.gt_store`` names the class to use.
+both satisfy :class:`GroundTruthSource`; ``system2.gt_store`` names the class to use.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from omni_r1_verl.data.schema import resolve_under_root
+from omni_r1_verl.contracts.rows import resolve_under_root
 
 
 @runtime_checkable
@@ -112,7 +112,7 @@ def open_ground_truth(spec: str, root: str | Path) -> GroundTruthSource:
     """Instantiate the configured store class on a root.
 
     Args:
-        spec: ``package.module:Class`` (``reward.reward_kwargs.detail.gt_store``).
+        spec: ``package.module:Class`` (``system2.gt_store``).
         root: Store root.
 
     Returns:

@@ -18,7 +18,7 @@ import ray
 from ray.util.placement_group import PlacementGroup, get_placement_group, placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from omni_r1_verl.detail.config import CONFIG_PREFIX, PlacementConfig
+from omni_r1_verl.detail.config import SECTION, PlacementConfig
 
 logger = logging.getLogger(__name__)
 
@@ -98,14 +98,14 @@ class WorkerPlacement:
                 raise RuntimeError(
                     f"the detail pool needs {self.num_workers} x {bundle} outside verl's resource pools and none "
                     f"freed up within {self.cfg.ready_timeout_s:.0f}s: start Ray with more GPUs than "
-                    f"trainer.n_gpus_per_node * trainer.nnodes, or set {CONFIG_PREFIX}.placement.mode=shared "
+                    f"trainer.n_gpus_per_node * trainer.nnodes, or set {SECTION}.placement.mode=shared "
                     f"(fractional GPUs of verl's pool) or =cpu"
                 ) from None
         elif self.mode == "shared":
             self._bundles = find_shared_bundles(self.cfg.shared_pool_prefix, need_gpu=self.cfg.gpus_per_worker > 0)
             if not self._bundles:
                 raise RuntimeError(
-                    f"{CONFIG_PREFIX}.placement.mode=shared found no placement group named "
+                    f"{SECTION}.placement.mode=shared found no placement group named "
                     f"{self.cfg.shared_pool_prefix!r}* with GPUs; create the pool after verl's trainer has set up its "
                     "resource pools, or use placement.mode=dedicated"
                 )

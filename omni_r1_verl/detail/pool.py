@@ -3,7 +3,7 @@
 Whichever process needs System 2 first (an agent-loop worker, a reward worker, an evaluator) creates the pool;
 every other process of the job finds the same router by name::
 
-    pool = DetailPool.get_or_create(config.reward.reward_kwargs.detail)
+    pool = DetailPool.get_or_create(config.system2)
     result = await pool.submit(DetailRequest(...))      # inside async code (agent loop, reward manager)
     results = pool.run([request, ...])                  # blocking, for scripts
 
@@ -18,8 +18,8 @@ from typing import Any
 
 import ray
 
+from omni_r1_verl.contracts.system2 import DetailRequest, DetailResult
 from omni_r1_verl.detail.config import DetailConfig
-from omni_r1_verl.detail.request import DetailRequest
 from omni_r1_verl.detail.router import DetailRouter
 
 
@@ -40,7 +40,7 @@ class DetailPool:
         """Find the pool by name, or create it (non-blocking: workers start on first use or :meth:`start`).
 
         Args:
-            cfg: ``reward.reward_kwargs.detail`` as a config, dict or OmegaConf node.
+            cfg: The ``system2`` section as a config, dict or OmegaConf node.
 
         Returns:
             The pool.
@@ -51,7 +51,7 @@ class DetailPool:
         """
         if not ray.is_initialized():
             raise RuntimeError("the detail pool lives in a Ray cluster: call ray.init() (verl does) first")
-        cfg = DetailConfig.coerce(cfg)
+        cfg = DetailConfig.from_dict(cfg)
         cfg.check_paths()
         router = (
             ray.remote(DetailRouter)
@@ -76,18 +76,18 @@ class DetailPool:
         """
         return await self.router.start.remote()
 
-    async def submit(self, request: DetailRequest) -> dict[str, Any]:
+    async def submit(self, request: DetailRequest) -> DetailResult:
         """Run System 2 for one rollout (awaitable from any event loop, e.g. verl's agent-loop workers).
 
         Args:
             request: The rollout's request.
 
         Returns:
-            The result dict.
+            The result.
         """
         return await self.router.submit.remote(request)
 
-    async def submit_many(self, requests: Sequence[DetailRequest]) -> list[dict[str, Any]]:
+    async def submit_many(self, requests: Sequence[DetailRequest]) -> list[DetailResult]:
         """Submit concurrently (requests of one group are merged by the router).
 
         Args:
@@ -98,7 +98,7 @@ class DetailPool:
         """
         return list(await asyncio.gather(*(self.submit(r) for r in requests)))
 
-    def run(self, requests: Sequence[DetailRequest]) -> list[dict[str, Any]]:
+    def run(self, requests: Sequence[DetailRequest]) -> list[DetailResult]:
         """Blocking :meth:`submit_many` for scripts and evaluators (not for code inside an event loop).
 
         Args:

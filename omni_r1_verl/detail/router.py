@@ -25,9 +25,9 @@ from typing import Any
 
 import ray
 
+from omni_r1_verl.contracts.system2 import DetailRequest, DetailResult, DetailStatus
 from omni_r1_verl.detail.config import DetailConfig
 from omni_r1_verl.detail.placement import WorkerPlacement
-from omni_r1_verl.detail.request import DetailRequest, DetailStatus, failure_result
 from omni_r1_verl.detail.worker import DetailWorker
 
 logger = logging.getLogger(__name__)
@@ -110,23 +110,20 @@ class DetailRouter:
         await self._ensure_started()
         return await self.stats()
 
-    async def submit(self, request: DetailRequest | dict[str, Any]) -> dict[str, Any]:
+    async def submit(self, request: DetailRequest | dict[str, Any]) -> DetailResult:
         """Run System 2 for one rollout.
 
         Args:
-            request: The request (or its dict form).
+            request: The request (or its dict form; an invalid one raises ``ValueError`` to the caller).
 
         Returns:
-            The result dict (see :mod:`omni_r1_verl.detail.request`); never raises for bad input or failures.
+            The result (:mod:`omni_r1_verl.contracts.system2`); failures are explicit statuses, never exceptions.
         """
         if not isinstance(request, DetailRequest):
             request = DetailRequest(**request)
-        if not request.keyframes:
-            self._stats["no_valid_moment"] += 1
-            return failure_result(request, DetailStatus.NO_VALID_MOMENT, "System 1 gave no valid moment")
         await self._ensure_started()
         if self._broken:
-            return failure_result(request, DetailStatus.ERROR, self._broken)
+            return DetailResult.for_request(request, DetailStatus.ERROR, self._broken)
         loop = asyncio.get_running_loop()
         submitted = loop.time()
         timeout = self.cfg.pool.request_timeout_s
@@ -134,7 +131,7 @@ class DetailRouter:
             return await asyncio.wait_for(self._submit(request, submitted), timeout=timeout)
         except asyncio.TimeoutError:
             self._stats["request_timeouts"] += 1
-            return failure_result(
+            return DetailResult.for_request(
                 request,
                 DetailStatus.TIMEOUT,
                 f"no result within request_timeout_s={timeout:g}s (queueing and retries included)",
@@ -253,7 +250,7 @@ class DetailRouter:
 
     # ------------------------------------------------------------------ requests and jobs
 
-    async def _submit(self, request: DetailRequest, submitted: float) -> dict[str, Any]:
+    async def _submit(self, request: DetailRequest, submitted: float) -> DetailResult:
         async with self._capacity:
             self._in_system += 1
             try:
@@ -327,11 +324,9 @@ class DetailRouter:
         self._stats["unique_objects"] += outcome.unique_objects
         self._stats["total_objects"] += outcome.total_objects
         for item, result in zip(live, outcome.results):
-            result["attempts"] = job.attempts
-            result["worker"] = slot.label
-            result["timings"]["queue"] = round(dispatched - item.submitted, 6)
+            timings = {**result.timings, "queue": dispatched - item.submitted}
             if not item.future.done():
-                item.future.set_result(result)
+                item.future.set_result(result.replace(attempts=job.attempts, worker=slot.label, timings=timings))
 
     def _retry_or_finish(self, job: _Job, status: DetailStatus, error: str, worker: str) -> None:
         loop = asyncio.get_running_loop()
@@ -344,7 +339,9 @@ class DetailRouter:
     def _finish(self, job: _Job, status: DetailStatus, error: str, worker: str) -> None:
         self._stats[f"failed_{status.value}"] += len(job.live())
         for item in job.live():
-            item.future.set_result(failure_result(item.request, status, error, attempts=job.attempts, worker=worker))
+            item.future.set_result(
+                DetailResult.for_request(item.request, status, error, attempts=job.attempts, worker=worker)
+            )
 
     def _fail_queued(self, status: DetailStatus, error: str) -> None:
         while not self._queue.empty():

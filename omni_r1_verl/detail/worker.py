@@ -10,9 +10,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from omni_r1_verl.contracts.system2 import DetailRequest
 from omni_r1_verl.detail.config import DetailConfig
 from omni_r1_verl.detail.engine import DetailEngine, JobOutcome
-from omni_r1_verl.detail.request import DetailRequest
 
 logger = logging.getLogger(__name__)
 

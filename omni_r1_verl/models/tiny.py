@@ -361,133 +361,35 @@ def build_tiny_qwen2(out_dir: str | os.PathLike, seed: int = 0) -> Path:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+#: The tiny SAM2.1 config shipped with the package (a YAML file in sam2's own format).
+TINY_SAM2_CONFIG = "configs/sam2.1_hiera_tiny.yaml"
+
+
 def tiny_sam2_config(image_size: int = TINY_SAM2_IMAGE_SIZE) -> dict[str, Any]:
-    """A SAM2.1 Hiera config in the ``sam2`` package's format, shrunk to run in milliseconds per frame.
+    """The tiny SAM2.1 Hiera config (:data:`TINY_SAM2_CONFIG`), for a model input of ``image_size`` pixels.
 
     Args:
         image_size: Model input size in pixels (multiple of 32).
 
     Returns:
         The config as a plain dict (``{"model": {...}}``), same keys as ``configs/sam2.1/sam2.1_hiera_t.yaml``.
+
+    Raises:
+        ValueError: If ``image_size`` is not a multiple of 32.
     """
+    from importlib import resources
+
+    import yaml
+
     if image_size % 32:
         raise ValueError(f"image_size must be a multiple of 32, got {image_size}")
-    embed, d_model, mem_dim = 8, 32, 16
-    stride16 = image_size // 16
-
-    def rope_attention(**extra: Any) -> dict[str, Any]:
-        return {
-            "_target_": "sam2.modeling.sam.transformer.RoPEAttention",
-            "rope_theta": 10000.0,
-            "feat_sizes": [stride16, stride16],
-            "embedding_dim": d_model,
-            "num_heads": 1,
-            "downsample_rate": 1,
-            "dropout": 0.1,
-            **extra,
-        }
-
-    def sine(num_pos_feats: int) -> dict[str, Any]:
-        return {
-            "_target_": "sam2.modeling.position_encoding.PositionEmbeddingSine",
-            "num_pos_feats": num_pos_feats,
-            "normalize": True,
-            "scale": None,
-            "temperature": 10000,
-        }
-
-    model: dict[str, Any] = {
-        "_target_": "sam2.modeling.sam2_base.SAM2Base",
-        "image_encoder": {
-            "_target_": "sam2.modeling.backbones.image_encoder.ImageEncoder",
-            "scalp": 1,
-            "trunk": {
-                "_target_": "sam2.modeling.backbones.hieradet.Hiera",
-                "embed_dim": embed,
-                "num_heads": 1,
-                "stages": [1, 1, 2, 1],
-                "global_att_blocks": [3],
-                "window_pos_embed_bkg_spatial_size": [7, 7],
-                "window_spec": [8, 4, 4, 2],
-            },
-            "neck": {
-                "_target_": "sam2.modeling.backbones.image_encoder.FpnNeck",
-                "position_encoding": sine(d_model),
-                "d_model": d_model,
-                "backbone_channel_list": [embed * 8, embed * 4, embed * 2, embed],
-                "fpn_top_down_levels": [2, 3],
-                "fpn_interp_model": "nearest",
-            },
-        },
-        "memory_attention": {
-            "_target_": "sam2.modeling.memory_attention.MemoryAttention",
-            "d_model": d_model,
-            "pos_enc_at_input": True,
-            "layer": {
-                "_target_": "sam2.modeling.memory_attention.MemoryAttentionLayer",
-                "activation": "relu",
-                "dim_feedforward": 64,
-                "dropout": 0.1,
-                "pos_enc_at_attn": False,
-                "self_attention": rope_attention(),
-                "d_model": d_model,
-                "pos_enc_at_cross_attn_keys": True,
-                "pos_enc_at_cross_attn_queries": False,
-                "cross_attention": rope_attention(rope_k_repeat=True, kv_in_dim=mem_dim),
-            },
-            "num_layers": 1,
-        },
-        "memory_encoder": {
-            "_target_": "sam2.modeling.memory_encoder.MemoryEncoder",
-            "out_dim": mem_dim,
-            "in_dim": d_model,
-            "position_encoding": sine(mem_dim),
-            "mask_downsampler": {
-                "_target_": "sam2.modeling.memory_encoder.MaskDownSampler",
-                "embed_dim": d_model,
-                "kernel_size": 3,
-                "stride": 2,
-                "padding": 1,
-            },
-            "fuser": {
-                "_target_": "sam2.modeling.memory_encoder.Fuser",
-                "layer": {
-                    "_target_": "sam2.modeling.memory_encoder.CXBlock",
-                    "dim": d_model,
-                    "kernel_size": 7,
-                    "padding": 3,
-                    "layer_scale_init_value": 1e-6,
-                    "use_dwconv": True,
-                },
-                "num_layers": 1,
-            },
-        },
-        "num_maskmem": 7,
-        "image_size": image_size,
-        "sigmoid_scale_for_mem_enc": 20.0,
-        "sigmoid_bias_for_mem_enc": -10.0,
-        "use_mask_input_as_output_without_sam": True,
-        "directly_add_no_mem_embed": True,
-        "no_obj_embed_spatial": True,
-        "use_high_res_features_in_sam": True,
-        "multimask_output_in_sam": True,
-        "iou_prediction_use_sigmoid": True,
-        "use_obj_ptrs_in_encoder": True,
-        "add_tpos_enc_to_obj_ptrs": True,
-        "proj_tpos_enc_in_obj_ptrs": True,
-        "use_signed_tpos_enc_to_obj_ptrs": True,
-        "only_obj_ptrs_in_the_past_for_eval": True,
-        "pred_obj_scores": True,
-        "pred_obj_scores_mlp": True,
-        "fixed_no_obj_ptr": True,
-        "multimask_output_for_tracking": True,
-        "use_multimask_token_for_obj_ptr": True,
-        "multimask_min_pt_num": 0,
-        "multimask_max_pt_num": 1,
-        "use_mlp_for_obj_ptr_proj": True,
-        "compile_image_encoder": False,
-    }
-    return {"model": model}
+    cfg = yaml.safe_load((resources.files("omni_r1_verl.models") / TINY_SAM2_CONFIG).read_text())
+    model = cfg["model"]
+    model["image_size"] = image_size
+    layer = model["memory_attention"]["layer"]
+    for attention in ("self_attention", "cross_attention"):
+        layer[attention]["feat_sizes"] = [image_size // 16, image_size // 16]
+    return cfg
 
 
 def build_tiny_sam2(out_dir: str | os.PathLike, seed: int = 0) -> tuple[Path, Path]:

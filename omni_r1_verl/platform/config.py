@@ -9,8 +9,10 @@ cannot disagree about them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
+
+from omni_r1_verl.utils.config import ConfigError, build
 
 #: ``rollout.logprobs_mode`` values the backend supports (vLLM's names).
 LOGPROBS_MODES: tuple[str, ...] = ("processed_logprobs", "raw_logprobs")
@@ -31,6 +33,8 @@ class HFEngineConfig:
         model_class: Fully qualified model class to load instead of the transformers auto-class resolution.
     """
 
+    SECTION: ClassVar[str] = "actor_rollout_ref.rollout.engine_kwargs.hf"
+
     max_batch_size: int = 8
     batch_wait_ms: float = 5.0
     max_batch_wait_ms: float = 1000.0
@@ -39,16 +43,15 @@ class HFEngineConfig:
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
-            raise ValueError(f"engine_kwargs.hf.max_batch_size must be >= 1, got {self.max_batch_size}")
+            raise ConfigError(f"max_batch_size must be >= 1, got {self.max_batch_size}")
         if self.batch_wait_ms < 0:
-            raise ValueError(f"engine_kwargs.hf.batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
+            raise ConfigError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
         if self.max_batch_wait_ms < self.batch_wait_ms:
-            raise ValueError(
-                f"engine_kwargs.hf.max_batch_wait_ms ({self.max_batch_wait_ms}) must be >= batch_wait_ms "
-                f"({self.batch_wait_ms})"
+            raise ConfigError(
+                f"max_batch_wait_ms ({self.max_batch_wait_ms}) must be >= batch_wait_ms ({self.batch_wait_ms})"
             )
         if self.num_threads < 0:
-            raise ValueError(f"engine_kwargs.hf.num_threads must be >= 0, got {self.num_threads}")
+            raise ConfigError(f"num_threads must be >= 0, got {self.num_threads}")
 
     @classmethod
     def from_engine_kwargs(cls, engine_kwargs: Optional[Mapping[str, Any]]) -> HFEngineConfig:
@@ -61,13 +64,6 @@ class HFEngineConfig:
             The validated config.
 
         Raises:
-            ValueError: On unknown keys or invalid values.
+            ConfigError: On unknown keys or invalid values (the message names the key).
         """
-        values = dict((engine_kwargs or {}).get("hf") or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown keys {unknown} in actor_rollout_ref.rollout.engine_kwargs.hf (known: {sorted(known)})"
-            )
-        return cls(**values)
+        return build(cls, (engine_kwargs or {}).get("hf"))

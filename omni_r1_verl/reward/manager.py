@@ -1,8 +1,10 @@
 """The ``omni_r1`` reward manager, registered in verl's reward-loop registry.
 
 Select it with ``reward.reward_manager.name=omni_r1`` (the recipe does); weights and constants come from
-``reward.reward_kwargs`` (see :class:`omni_r1_verl.scoring.RewardConfig`). Per trajectory it decodes the
-response, reads the System-2 result the agent loop attached (``tool_extra_fields["detail"]``), scores with the
+``reward.reward_kwargs`` (see :class:`omni_r1_verl.scoring.RewardConfig`), the GRPO group size from
+``actor_rollout_ref.rollout.n``; nothing else of the run's config is read, so the manager works in any verl run.
+Per trajectory it decodes the response, reads the System-2 result the agent loop attached
+(``tool_extra_fields[DETAIL_KEY]``, :mod:`omni_r1_verl.contracts.system2`), scores with the
 pure library and adds the per-group length term through :mod:`omni_r1_verl.reward.group_gate`. Every sample
 returns the same ``reward_extra_info`` keys (:data:`omni_r1_verl.scoring.METRIC_KEYS`): verl indexes all samples
 with the first sample's keys, and DAPO's group filter reads ``acc``.
@@ -18,36 +20,17 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
 from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
+from omni_r1_verl.contracts.system2 import DETAIL_KEY
 from omni_r1_verl.reward.group_gate import get_gate
 from omni_r1_verl.scoring import RewardBreakdown, RewardConfig, score_response
 from omni_r1_verl.scoring.length import in_window, length_bonus, qualifies
+from omni_r1_verl.utils.config import grpo_group_size, load_section
 
 logger = logging.getLogger(__name__)
-
-
-def reward_config_from(config: DictConfig | Mapping[str, Any]) -> RewardConfig:
-    """Read ``reward.reward_kwargs`` of a verl config.
-
-    Args:
-        config: The full trainer config.
-
-    Returns:
-        The validated reward config.
-
-    Raises:
-        omni_r1_verl.scoring.RewardConfigError: On unknown keys or invalid values.
-    """
-    kwargs = OmegaConf.select(config, "reward.reward_kwargs", default=None) if isinstance(config, DictConfig) else None
-    if kwargs is None and isinstance(config, Mapping):
-        kwargs = (config.get("reward") or {}).get("reward_kwargs")
-    if isinstance(kwargs, DictConfig):
-        kwargs = OmegaConf.to_container(kwargs, resolve=True)
-    return RewardConfig.from_dict(kwargs)
 
 
 def _item(value: Any) -> Any:
@@ -69,8 +52,8 @@ class OmniR1RewardManager(RewardManagerBase):
 
     def __init__(self, config, tokenizer, compute_score=None, reward_router_address=None, reward_model_tokenizer=None):
         super().__init__(config, tokenizer, compute_score)
-        self.reward_config = reward_config_from(config)
-        self.default_group_size = int(OmegaConf.select(config, "actor_rollout_ref.rollout.n", default=1) or 1)
+        self.reward_config = load_section(config, RewardConfig)
+        self.group_size = grpo_group_size(config)
         self._gate = None
 
     def _decode(self, data_item) -> tuple[str, int]:
@@ -92,7 +75,7 @@ class OmniR1RewardManager(RewardManagerBase):
         reward_model = _item(ntb.get("reward_model")) or {}
         extra_info = _item(ntb.get("extra_info")) or {}
         tool_fields = _item(ntb.get("tool_extra_fields"))
-        detail = tool_fields.get("detail") if isinstance(tool_fields, Mapping) else None
+        detail = tool_fields.get(DETAIL_KEY) if isinstance(tool_fields, Mapping) else None
         ground_truth = reward_model.get("ground_truth") if isinstance(reward_model, Mapping) else None
 
         def score() -> tuple[RewardBreakdown, int]:
@@ -100,11 +83,11 @@ class OmniR1RewardManager(RewardManagerBase):
             return score_response(text, ground_truth, extra_info, detail, self.reward_config), length
 
         breakdown, length = await self.loop.run_in_executor(None, score)
-        breakdown = await self._add_length(breakdown, length, ntb, extra_info, tool_fields)
+        breakdown = await self._add_length(breakdown, length, ntb, extra_info)
         return {"reward_score": breakdown.score, "reward_extra_info": breakdown.to_metrics()}
 
     async def _add_length(
-        self, breakdown: RewardBreakdown, length: int, ntb: Mapping[str, Any], extra_info: Any, tool_fields: Any
+        self, breakdown: RewardBreakdown, length: int, ntb: Mapping[str, Any], extra_info: Any
     ) -> RewardBreakdown:
         cfg = self.reward_config.length
         split = extra_info.get("split") if isinstance(extra_info, Mapping) else None
@@ -113,8 +96,7 @@ class OmniR1RewardManager(RewardManagerBase):
         uid = _item(ntb.get("uid"))
         if uid is None:
             return breakdown.with_length(0.0, length_no_group=1.0)
-        hint = tool_fields.get("group_size") if isinstance(tool_fields, Mapping) else None
-        group_size = int(hint or cfg.group_size or self.default_group_size)
+        group_size = self.group_size
         session = _item(ntb.get("session_id"))
         member = str(session) if session is not None else uuid.uuid4().hex
         qualified = qualifies(breakdown.acc, cfg)

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from omegaconf import OmegaConf
-
+from omni_r1_verl.contracts.system2 import DETAIL_KEY
 from omni_r1_verl.scoring import RewardConfig, score_response
+from omni_r1_verl.utils.config import to_plain
 
 #: Keyword arguments verl passes that are not reward settings.
 _VERL_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer"})
@@ -46,7 +46,7 @@ def compute_score(
     Args:
         data_source: The sample's dataset (unused: the task comes from the ground truth).
         solution_str: The decoded response.
-        ground_truth: ``reward_model.ground_truth`` (JSON of :class:`omni_r1_verl.data.schema.GroundTruth`).
+        ground_truth: ``reward_model.ground_truth`` (JSON of :class:`omni_r1_verl.contracts.rows.GroundTruth`).
         extra_info: The sample's ``extra_info`` (``clip``, and ``detail`` when the manager forwards it).
         **kwargs: ``reward.custom_reward_function.reward_kwargs`` (sections of :class:`RewardConfig`).
 
@@ -54,15 +54,11 @@ def compute_score(
         The metric dict, with ``score`` the reward and ``acc`` the task accuracy.
 
     Raises:
-        omni_r1_verl.scoring.RewardConfigError: On unknown reward settings.
+        omni_r1_verl.utils.config.ConfigError: On unknown reward settings.
     """
-    settings = {
-        k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
-        for k, v in kwargs.items()
-        if k not in _VERL_KWARGS
-    }
+    settings = {k: to_plain(v) for k, v in kwargs.items() if k not in _VERL_KWARGS}
     config = _config(json.dumps(settings, sort_keys=True))
-    detail = extra_info.get("detail") if isinstance(extra_info, Mapping) else None
+    detail = extra_info.get(DETAIL_KEY) if isinstance(extra_info, Mapping) else None
     return (
         score_response(solution_str, ground_truth, extra_info, detail, config)
         .with_length(0.0, length_no_group=float(config.length.enable))

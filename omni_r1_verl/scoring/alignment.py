@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from omni_r1_verl.contracts.system2 import KeyframeDetail
 from omni_r1_verl.scoring.boxes import match_boxes
 from omni_r1_verl.scoring.config import AlignmentConfig, BoxConfig
-from omni_r1_verl.scoring.detail import KeyframeDetail
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ Defaults reproduce the authors' released recipe (``scripts/run_training.sh``: a_
 a_G = 2, the format reward and the +1 length bonus) with the reference bugs fixed; ``docs/rewards.md`` lists each
 constant, the formula it enters and every deviation from the reference code.
 
-:meth:`RewardConfig.from_dict` builds the config from the plain mapping verl passes (an OmegaConf node or a dict):
-unknown keys are errors, so a typo never silently falls back to a default.
+:meth:`RewardConfig.from_dict` builds the config from the plain mapping verl passes (an OmegaConf node or a dict)
+through the project's one loader (:func:`omni_r1_verl.utils.config.build`): unknown keys are errors, so a typo never
+silently falls back to a default.
 """
 
 from __future__ import annotations
@@ -14,23 +15,15 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar
 
-#: Sub-sections of ``reward.reward_kwargs`` owned by other subsystems; passed through untouched.
-FOREIGN_SECTIONS: frozenset[str] = frozenset({"detail"})
-
-
-class RewardConfigError(ValueError):
-    """``reward.reward_kwargs`` holds an unknown key or an invalid value."""
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise RewardConfigError(message)
+from omni_r1_verl.utils.config import build
+from omni_r1_verl.utils.config import check as _check
 
 
 def _finite(name: str, value: float) -> None:
-    _check(isinstance(value, (int, float)) and math.isfinite(value), f"{name} must be a finite number, got {value!r}")
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    _check(ok, f"{name} must be a finite number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -57,7 +50,7 @@ class WeightsConfig:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            _finite(f"weights.{f.name}", getattr(self, f.name))
+            _finite(f.name, getattr(self, f.name))
 
 
 @dataclass(frozen=True)
@@ -75,9 +68,9 @@ class AnswerConfig:
     max_answer_chars: int = 20_000
 
     def __post_init__(self) -> None:
-        _check(self.max_moments >= 1, f"answer.max_moments must be >= 1, got {self.max_moments}")
-        _check(self.max_keyframes >= 1, f"answer.max_keyframes must be >= 1, got {self.max_keyframes}")
-        _check(self.max_answer_chars >= 64, f"answer.max_answer_chars must be >= 64, got {self.max_answer_chars}")
+        _check(self.max_moments >= 1, f"max_moments must be >= 1, got {self.max_moments}")
+        _check(self.max_keyframes >= 1, f"max_keyframes must be >= 1, got {self.max_keyframes}")
+        _check(self.max_answer_chars >= 64, f"max_answer_chars must be >= 64, got {self.max_answer_chars}")
 
 
 @dataclass(frozen=True)
@@ -117,11 +110,11 @@ class KeyframeConfig:
             "overlap_penalty",
             "count_reward",
         ):
-            _finite(f"keyframe.{name}", getattr(self, name))
-        _check(self.target_count >= 1, f"keyframe.target_count must be >= 1, got {self.target_count}")
+            _finite(name, getattr(self, name))
+        _check(self.target_count >= 1, f"target_count must be >= 1, got {self.target_count}")
         _check(
             self.count_shape in ("triangle", "reference"),
-            f"keyframe.count_shape must be 'triangle' or 'reference', got {self.count_shape!r}",
+            f"count_shape must be 'triangle' or 'reference', got {self.count_shape!r}",
         )
 
 
@@ -138,7 +131,7 @@ class BoxConfig:
     max_boxes: int = 64
 
     def __post_init__(self) -> None:
-        _check(self.max_boxes >= 1, f"boxes.max_boxes must be >= 1, got {self.max_boxes}")
+        _check(self.max_boxes >= 1, f"max_boxes must be >= 1, got {self.max_boxes}")
 
 
 @dataclass(frozen=True)
@@ -156,8 +149,8 @@ class AlignmentConfig:
     count_penalty: float = 0.5
 
     def __post_init__(self) -> None:
-        _check(self.normalize in ("gt", "max"), f"alignment.normalize must be 'gt' or 'max', got {self.normalize!r}")
-        _finite("alignment.count_penalty", self.count_penalty)
+        _check(self.normalize in ("gt", "max"), f"normalize must be 'gt' or 'max', got {self.normalize!r}")
+        _finite("count_penalty", self.count_penalty)
 
 
 @dataclass(frozen=True)
@@ -174,7 +167,7 @@ class ConsistencyConfig:
     def __post_init__(self) -> None:
         _check(
             self.empty_frames in ("skip", "one"),
-            f"consistency.empty_frames must be 'skip' or 'one', got {self.empty_frames!r}",
+            f"empty_frames must be 'skip' or 'one', got {self.empty_frames!r}",
         )
 
 
@@ -204,7 +197,6 @@ class LengthConfig:
         max_tokens: Longest rewarded response (tokens).
         acc_threshold: Accuracy a rollout needs to qualify (strictly greater).
         min_qualified: Qualified rollouts a group needs before anyone gets the bonus.
-        group_size: Rollouts per group; 0 reads ``actor_rollout_ref.rollout.n``.
         splits: ``extra_info.split`` values the term applies to (validation splits get none).
         group_timeout_s: Longest wait for the rest of a group inside verl's reward loop.
     """
@@ -215,17 +207,15 @@ class LengthConfig:
     max_tokens: int = 750
     acc_threshold: float = 0.1
     min_qualified: int = 2
-    group_size: int = 0
     splits: tuple[str, ...] = ("train",)
     group_timeout_s: float = 300.0
 
     def __post_init__(self) -> None:
-        _finite("length.bonus", self.bonus)
-        _finite("length.acc_threshold", self.acc_threshold)
-        _check(0 <= self.min_tokens <= self.max_tokens, "length needs 0 <= min_tokens <= max_tokens")
-        _check(self.min_qualified >= 1, f"length.min_qualified must be >= 1, got {self.min_qualified}")
-        _check(self.group_size >= 0, f"length.group_size must be >= 0, got {self.group_size}")
-        _check(self.group_timeout_s > 0, f"length.group_timeout_s must be > 0, got {self.group_timeout_s}")
+        _finite("bonus", self.bonus)
+        _finite("acc_threshold", self.acc_threshold)
+        _check(0 <= self.min_tokens <= self.max_tokens, "min_tokens, max_tokens: need 0 <= min_tokens <= max_tokens")
+        _check(self.min_qualified >= 1, f"min_qualified must be >= 1, got {self.min_qualified}")
+        _check(self.group_timeout_s > 0, f"group_timeout_s must be > 0, got {self.group_timeout_s}")
         object.__setattr__(self, "splits", tuple(str(s) for s in self.splits))
 
 
@@ -253,31 +243,7 @@ class SegZeroConfig:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            _finite(f"segzero.{f.name}", getattr(self, f.name))
-
-
-_C = TypeVar("_C")
-
-
-def _build(cls: type[_C], section: str, data: Any) -> _C:
-    if data is None:
-        return cls()
-    if isinstance(data, cls):
-        return data
-    _check(isinstance(data, Mapping), f"reward_kwargs.{section} must be a mapping, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    _check(not unknown, f"unknown key(s) in reward_kwargs.{section}: {unknown}; known: {sorted(known)}")
-    values = {k: (tuple(v) if isinstance(v, (list, tuple)) or _is_sequence_node(v) else v) for k, v in data.items()}
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise RewardConfigError(f"reward_kwargs.{section}: {exc}") from exc
-
-
-def _is_sequence_node(value: Any) -> bool:
-    # OmegaConf ListConfig without importing omegaconf (this module stays dependency-free).
-    return type(value).__name__ == "ListConfig"
+            _finite(f.name, getattr(self, f.name))
 
 
 @dataclass(frozen=True)
@@ -296,6 +262,8 @@ class RewardConfig:
         segzero: Seg-Zero grounding reward constants.
     """
 
+    SECTION: ClassVar[str] = "reward.reward_kwargs"
+
     weights: WeightsConfig = field(default_factory=WeightsConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     keyframe: KeyframeConfig = field(default_factory=KeyframeConfig)
@@ -307,30 +275,19 @@ class RewardConfig:
     segzero: SegZeroConfig = field(default_factory=SegZeroConfig)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> RewardConfig:
+    def from_dict(cls, data: RewardConfig | Mapping[str, Any] | None) -> RewardConfig:
         """Build the config from ``reward.reward_kwargs`` (a dict or an OmegaConf mapping).
 
         Args:
-            data: The mapping; ``None`` gives the defaults. Sections owned by other subsystems
-                (:data:`FOREIGN_SECTIONS`) are ignored.
+            data: The mapping; ``None`` gives the defaults.
 
         Returns:
             The validated config.
 
         Raises:
-            RewardConfigError: On unknown keys or invalid values.
+            omni_r1_verl.utils.config.ConfigError: On unknown keys or invalid values (the message names the key).
         """
-        if data is None:
-            return cls()
-        _check(isinstance(data, Mapping), f"reward_kwargs must be a mapping, got {type(data).__name__}")
-        sections = {f.name: f.type for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(sections) - FOREIGN_SECTIONS)
-        _check(not unknown, f"unknown key(s) in reward_kwargs: {unknown}; known: {sorted(sections)}")
-        built = {}
-        for f in dataclasses.fields(cls):
-            section_cls = f.default_factory  # type: ignore[misc]
-            built[f.name] = _build(section_cls, f.name, data.get(f.name))
-        return cls(**built)
+        return build(cls, data)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (round-trips through :meth:`from_dict`).

@@ -24,12 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from omni_r1_verl.data.schema import GroundTruth, Task
+from omni_r1_verl.contracts.clip import VIRTUAL_FPS, read_clip
+from omni_r1_verl.contracts.rows import GroundTruth, Task
+from omni_r1_verl.contracts.system2 import FAILURE_STATUSES, DetailResult, DetailSchemaError, DetailStatus
 from omni_r1_verl.scoring.alignment import alignment_terms, detection_terms
 from omni_r1_verl.scoring.answer import ParsedAnswer, Problem, parse_answer
 from omni_r1_verl.scoring.config import RewardConfig
 from omni_r1_verl.scoring.consistency import consistency_terms
-from omni_r1_verl.scoring.detail import FAILURE_STATUSES, DetailResult, DetailSchemaError, DetailStatus
 from omni_r1_verl.scoring.format import format_reward
 from omni_r1_verl.scoring.keyframe import keyframe_terms
 from omni_r1_verl.scoring.length import length_shaping
@@ -37,9 +38,6 @@ from omni_r1_verl.scoring.segzero import segzero_terms
 from omni_r1_verl.utils.vision import smart_resize
 
 logger = logging.getLogger(__name__)
-
-#: Virtual frame rate assumed when a sample carries no ``extra_info["clip"]`` (the recipe's value).
-DEFAULT_FPS = 2.0
 
 
 @dataclass(frozen=True)
@@ -125,23 +123,6 @@ class _Context:
     flags: Mapping[str, float]
 
 
-def _parse_clip(extra_info: Mapping[str, Any] | None) -> tuple[list[int], float] | None:
-    clip = (extra_info or {}).get("clip")
-    if not isinstance(clip, Mapping):
-        return None
-    frames, fps = clip.get("frame_indices"), clip.get("fps", DEFAULT_FPS)
-    if frames is None or isinstance(frames, (str, bytes)):
-        return None
-    try:
-        indices = [int(f) for f in frames]
-        fps = float(fps)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not indices or min(indices) < 0 or not math.isfinite(fps) or fps <= 0:
-        return None
-    return indices, fps
-
-
 def _context(ground_truth: GroundTruth | str | Mapping[str, Any], extra_info: Mapping[str, Any] | None) -> _Context:
     flags: dict[str, float] = {}
     try:
@@ -149,14 +130,14 @@ def _context(ground_truth: GroundTruth | str | Mapping[str, Any], extra_info: Ma
     except (TypeError, ValueError, KeyError) as exc:
         sample = (extra_info or {}).get("sample_id", "?")
         logger.warning("sample %s: unusable ground truth (%s: %s); scored 0", sample, type(exc).__name__, exc)
-        return _Context(None, 0, DEFAULT_FPS, None, {"gt_invalid": 1.0})
-    clip = _parse_clip(extra_info)
+        return _Context(None, 0, VIRTUAL_FPS, None, {"gt_invalid": 1.0})
+    clip = read_clip(extra_info)
     if clip is None:
         if gt.task is Task.VOS:
             flags["clip_missing"] = 1.0
-        indices, fps = list(range(gt.num_frames)), DEFAULT_FPS
+        indices, fps = list(range(gt.num_frames)), VIRTUAL_FPS
     else:
-        indices, fps = clip
+        indices, fps = list(clip.frame_indices), clip.fps
     areas = None
     if gt.areas:
         full = np.asarray(gt.areas, dtype=np.float64).reshape(gt.num_objects, gt.num_frames)
@@ -234,7 +215,7 @@ def _score_vos(ctx: _Context, text: str, detail: Any, config: RewardConfig) -> d
     result, invalid = _detail(detail, ctx.num_frames)
     out.update(_detail_flags(result, invalid, needed))
     alignment = consistency = 0.0
-    if needed and result is not None and result.status is DetailStatus.OK:
+    if needed and result is not None and result.ran:
         al = alignment_terms(result.keyframes, gt.num_objects, gt.height, gt.width, config.alignment, config.boxes)
         alignment = al.total
         out.update(
@@ -247,9 +228,6 @@ def _score_vos(ctx: _Context, text: str, detail: Any, config: RewardConfig) -> d
             consistency = consistency_terms(result.masks.intersection, result.masks.union, config.consistency).value
         elif w.consistency != 0:
             out["masks_missing"] = 1.0
-            if result.mask_status in FAILURE_STATUSES:
-                out["detail_failed"] = 1.0
-                out[f"detail_{result.mask_status.value}"] = 1.0
     out.update(alignment_reward=alignment, consistency_reward=consistency)
     out["acc"] = (
         w.keyframe * kf.total + w.keyframe_ratio * kf.saliency + w.alignment * alignment + w.consistency * consistency
@@ -259,13 +237,13 @@ def _score_vos(ctx: _Context, text: str, detail: Any, config: RewardConfig) -> d
 
 def _score_avs(ctx: _Context, text: str, detail: Any, config: RewardConfig) -> dict[str, float]:
     gt = ctx.gt
-    parsed = parse_answer(text, 1, DEFAULT_FPS, config.answer)
+    parsed = parse_answer(text, 1, ctx.fps, config.answer)
     out = {"no_answer": float(not parsed.answer)}
     needed = bool(parsed.answer)
     result, invalid = _detail(detail, max(ctx.num_frames, 1))
     out.update(_detail_flags(result, invalid, needed))
     iou = 0.0
-    if needed and result is not None and result.status is DetailStatus.OK:
+    if needed and result is not None and result.ran:
         keyframe = next((k for k in result.keyframes if k.frame == 0), None)
         if keyframe is not None:
             gt_boxes = () if gt.null_target else gt.boxes
@@ -282,7 +260,7 @@ def _score_image_grounding(
     ctx: _Context, text: str, extra_info: Mapping[str, Any] | None, config: RewardConfig
 ) -> dict[str, float]:
     gt = ctx.gt
-    parsed = parse_answer(text, 1, DEFAULT_FPS, config.answer)
+    parsed = parse_answer(text, 1, ctx.fps, config.answer)
     out = {"no_answer": float(not parsed.answer)}
     if not gt.boxes or not gt.points:
         out["gt_invalid"] = 1.0

@@ -37,9 +37,9 @@ srun --overlap --nodes=1 --ntasks=1 -w "$head" env RAY_ADDRESS="$head_ip:$port" 
     actor_rollout_ref.model.path="$MODEL_PATH" \
     data.train_files="$TRAIN_FILES" \
     data.val_files="$VAL_FILES" \
-    reward.reward_kwargs.detail.sam2.checkpoint="$SAM2_CHECKPOINT" \
-    reward.reward_kwargs.detail.sam2.config="$SAM2_CONFIG" \
-    reward.reward_kwargs.detail.grounding.model_path="$GROUNDING_MODEL" \
+    system2.sam2.checkpoint="$SAM2_CHECKPOINT" \
+    system2.sam2.config="$SAM2_CONFIG" \
+    system2.grounding.model_path="$GROUNDING_MODEL" \
     actor_rollout_ref.rollout.name=vllm \
     trainer.n_gpus_per_node="$TRAINER_GPUS_PER_NODE" \
     trainer.nnodes="${#nodes[@]}" \

@@ -76,8 +76,8 @@ def test_doctor_requires_system2_checkpoints_when_a_reward_reads_them(tiny_asset
     base = ["--no-ray", "+recipe=omni_r1", f"actor_rollout_ref.model.path={tiny_assets.thinker}"]
     proc = _doctor(*base)
     assert proc.returncode == 1
-    assert "fix: set reward.reward_kwargs.detail.sam2.checkpoint=<existing path>" in proc.stdout, proc.stdout[-3000:]
-    detail = "reward.reward_kwargs.detail"
+    assert "fix: set system2.sam2.checkpoint=<existing path>" in proc.stdout, proc.stdout[-3000:]
+    detail = "system2"
     proc = _doctor(
         *base,
         f"{detail}.sam2.checkpoint={tiny_assets.sam2_checkpoint}",

@@ -10,9 +10,9 @@ from omegaconf import OmegaConf
 from omni_rows import build_dataset, write_parquet
 
 from omni_r1_verl.data.dataset import OmniR1Dataset
-from omni_r1_verl.data.omni_data_config import DataConfigError
 from omni_r1_verl.data.system1_inputs import uses_audio_in_video
 from omni_r1_verl.doctor import compose_config
+from omni_r1_verl.utils.config import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -92,5 +92,5 @@ def test_overlong_prompts_are_dropped_with_a_counted_warning(rows_file, processo
     assert len(dataset) == len(rows) - dataset.guard_report.overlong - dataset.guard_report.broken
     assert str(path) in caplog.text and "over-long" in caplog.text
 
-    with pytest.raises(DataConfigError, match="no usable rows"):
+    with pytest.raises(ConfigError, match="no usable rows"):
         _dataset(rows_file, processor, tiny_assets, "data.max_prompt_length=8")

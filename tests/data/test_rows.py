@@ -8,8 +8,8 @@ import os
 import datasets
 import pytest
 
+from omni_r1_verl.contracts.rows import GroundTruth, MediaRef
 from omni_r1_verl.data.rows import ROW_SCHEMA, make_row
-from omni_r1_verl.data.schema import GroundTruth, MediaRef
 
 SPLITS = {"revos": "train", "mevis": "train", "refavs": "train", "refcocog": "train"}
 
@@ -55,7 +55,7 @@ def test_long_video_row_stays_under_10kb():
         num_objects=3,
         areas=[[123_456 + i for i in range(200)] for _ in range(3)],
     )
-    from omni_r1_verl.rollout.prompts import render_vos_prompt
+    from omni_r1_verl.contracts.prompts import render_vos_prompt
 
     row = make_row(
         data_source="mevis",

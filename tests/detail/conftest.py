@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
+from omni_r1_verl.contracts.system2 import DetailRequest, KeyframeQuery
 from omni_r1_verl.detail.config import DetailConfig
 from omni_r1_verl.detail.ground_truth import NpzGroundTruth
-from omni_r1_verl.detail.request import DetailRequest, KeyframeQuery
 
 NPZ_STORE = "omni_r1_verl.detail.ground_truth:NpzGroundTruth"
 

@@ -1,4 +1,4 @@
-"""``reward.reward_kwargs.detail``: typed, validated, strict about unknown keys, clear about missing checkpoints."""
+"""``system2``: typed, validated, strict about unknown keys, clear about missing checkpoints."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from omni_r1_verl.detail.config import DetailConfig
+from omni_r1_verl.utils.config import ConfigError, load_section
 
 
 def test_defaults_round_trip():
@@ -15,18 +16,21 @@ def test_defaults_round_trip():
 
 
 def test_unknown_keys_are_errors_with_the_full_key():
-    with pytest.raises(ValueError, match=r"reward\.reward_kwargs\.detail\.sam2\.chekpoint"):
+    with pytest.raises(ConfigError, match=r"system2\.sam2\.chekpoint"):
         DetailConfig.from_dict({"sam2": {"chekpoint": "x"}})
-    with pytest.raises(ValueError, match=r"reward\.reward_kwargs\.detail\.workers"):
+    with pytest.raises(ConfigError, match=r"system2\.workers"):
         DetailConfig.from_dict({"workers": 2})
+    with pytest.raises(ConfigError, match=r"system2\.pool must be a mapping"):
+        DetailConfig.from_dict({"pool": 3})
 
 
 @pytest.mark.parametrize(
     ("data", "match"),
     [
-        ({"pool": {"num_workers": 0}}, "num_workers"),
+        ({"pool": {"num_workers": 0}}, r"system2\.pool: num_workers=0"),
         ({"pool": {"attempt_timeout_s": 0}}, "attempt_timeout_s"),
-        ({"placement": {"mode": "gpu"}}, "placement.mode"),
+        ({"pool": {"num_workers": 1, "retries": 1}}, r"system2\.pool\.retries"),
+        ({"placement": {"mode": "gpu"}}, r"system2\.placement: mode='gpu'"),
         ({"placement": {"mode": "shared", "gpus_per_worker": 1}}, "fraction"),
         ({"sam2": {"propagation": "reverse"}}, "propagation"),
         ({"sam2": {"association": "oracle"}}, "association"),
@@ -37,20 +41,20 @@ def test_unknown_keys_are_errors_with_the_full_key():
     ],
 )
 def test_invalid_values_are_rejected(data, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ConfigError, match=match):
         DetailConfig.from_dict(data)
 
 
-def test_coerce_accepts_omegaconf_nodes():
+def test_from_dict_accepts_omegaconf_nodes_configs_and_none():
     node = OmegaConf.create({"pool": {"num_workers": 3}, "sam2": {"backend": "hf_sam2"}})
-    cfg = DetailConfig.coerce(node)
+    cfg = DetailConfig.from_dict(node)
     assert cfg.pool.num_workers == 3 and cfg.sam2.backend == "hf_sam2"
-    assert DetailConfig.coerce(cfg) is cfg
-    assert DetailConfig.coerce(None) == DetailConfig()
+    assert DetailConfig.from_dict(cfg) is cfg
+    assert DetailConfig.from_dict(None) == DetailConfig()
 
 
 def test_missing_checkpoints_name_the_key_and_a_fix(tmp_path, tiny_assets):
-    with pytest.raises(FileNotFoundError, match=r"detail\.sam2\.checkpoint is not set: download sam2\.1_hiera_large"):
+    with pytest.raises(FileNotFoundError, match=r"system2\.sam2\.checkpoint is not set: download sam2\.1_hiera_lar"):
         DetailConfig().check_paths()
     cfg = DetailConfig.from_dict({"sam2": {"checkpoint": str(tmp_path / "nope.pt")}})
     with pytest.raises(FileNotFoundError, match="nope.pt' does not exist"):
@@ -69,11 +73,10 @@ def test_missing_checkpoints_name_the_key_and_a_fix(tmp_path, tiny_assets):
         hf.check_paths()
 
 
-def test_recipe_section_is_the_documented_defaults():
-    """conf/recipe/omni_r1.yaml spells out every key of the section, with the dataclass defaults."""
+def test_the_recipe_composes_every_key_of_the_section_with_its_default():
+    """conf/omni_r1/sections.yaml (generated) puts every key into the composed config, so plain overrides work."""
     from omni_r1_verl.doctor import compose_config
 
-    cfg = compose_config(["+recipe=omni_r1"])
-    section = DetailConfig.coerce(cfg.reward.reward_kwargs.detail)
-    assert section == DetailConfig()
-    assert OmegaConf.to_container(cfg.reward.reward_kwargs.detail) == DetailConfig().to_dict()
+    cfg = compose_config(["+recipe=omni_r1", "system2.pool.num_workers=3"])
+    assert OmegaConf.to_container(cfg.system2)["sam2"] == DetailConfig().to_dict()["sam2"]
+    assert load_section(cfg, DetailConfig) == DetailConfig.from_dict({"pool": {"num_workers": 3}})

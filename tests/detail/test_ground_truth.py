@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omni_r1_verl.data.schema import UnsafePathError
+from omni_r1_verl.contracts.rows import UnsafePathError
 from omni_r1_verl.detail.ground_truth import (
     GroundTruthError,
     GroundTruthSource,

@@ -7,11 +7,11 @@ import pytest
 import torch
 from PIL import Image
 
+from omni_r1_verl.contracts.prompts import render_grounding_prompt
 from omni_r1_verl.detail.config import GroundingConfig
 from omni_r1_verl.detail.grounders import get_grounder_cls, resize_for_grounding
 from omni_r1_verl.detail.grounders.transformers_vlm import TransformersGrounder
 from omni_r1_verl.detail.grounders.vllm_vlm import VllmGrounder
-from omni_r1_verl.rollout.prompts import render_grounding_prompt
 from omni_r1_verl.utils.vision import smart_resize
 
 CPU = torch.device("cpu")

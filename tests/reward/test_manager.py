@@ -9,17 +9,11 @@ import pytest
 from reward_helpers import make_batch
 from transformers import AutoTokenizer
 
+from omni_r1_verl.contracts.system2 import DetailResult, KeyframeDetail, MaskOverlap
 from omni_r1_verl.doctor import compose_config
 from omni_r1_verl.reward.manager import OmniR1RewardManager
-from omni_r1_verl.scoring import (
-    METRIC_KEYS,
-    DetailResult,
-    KeyframeDetail,
-    MaskOverlap,
-    RewardConfigError,
-    score_group,
-    score_response,
-)
+from omni_r1_verl.scoring import METRIC_KEYS, RewardConfig, score_group, score_response
+from omni_r1_verl.utils.config import ConfigError
 
 GT = json.dumps(
     {"task": "vos", "gt_key": "v/0", "num_frames": 8, "height": 64, "width": 64, "num_objects": 1,
@@ -30,7 +24,6 @@ MOMENT = '{"start_time": "00:01.0", "end_time": "00:01.0", "description": "the d
 DETAIL = DetailResult(
     status="ok",
     keyframes=(KeyframeDetail(2, ((4.0, 4.0, 20.0, 20.0),), ((4.0, 4.0, 24.0, 20.0),)),),
-    mask_status="ok",
     masks=MaskOverlap((0, 1, 2, 3), (0, 0, 40, 45), (0, 0, 50, 50)),
 ).to_dict()
 
@@ -127,14 +120,26 @@ async def test_lonely_member_times_out_and_says_so(tiny_assets, tokenizer):
     assert info["length_group_timeout"] == 1.0 and info["length_reward"] == 0.0
 
 
-async def test_group_size_hint_from_the_agent_loop(tiny_assets, tokenizer):
-    manager, _ = make_manager(tiny_assets, tokenizer, "reward.reward_kwargs.length.min_tokens=1")
-    fields = {"detail": DETAIL, "group_size": 1}
-    data, _ = make_batch(tokenizer, [sample(text(3), uid="solo", session_id=0, tool_extra_fields=fields)])
+async def test_the_group_size_is_rollout_n(tiny_assets, tokenizer):
+    manager, _ = make_manager(
+        tiny_assets, tokenizer, "reward.reward_kwargs.length.min_tokens=1", "actor_rollout_ref.rollout.n=1"
+    )
+    assert manager.group_size == 1
+    data, _ = make_batch(tokenizer, [sample(text(3), uid="solo", session_id=0, tool_extra_fields={"detail": DETAIL})])
     info = await asyncio.wait_for(manager.run_single(data), 10)
     assert info["reward_extra_info"]["length_group_timeout"] == 0.0  # a group of one is complete at once
 
 
 async def test_unknown_reward_kwargs_fail_at_construction(tiny_assets, tokenizer):
-    with pytest.raises(RewardConfigError, match="alpha_g"):
+    with pytest.raises(ConfigError, match=r"reward\.reward_kwargs\.weights\.alpha_g"):
         make_manager(tiny_assets, tokenizer, "+reward.reward_kwargs.weights.alpha_g=2")
+
+
+async def test_the_manager_reads_only_its_own_section(tiny_assets, tokenizer):
+    """Dropped into another verl run (no recipe, no `system2` section), it builds from verl's config alone."""
+    cfg = compose_config([f"actor_rollout_ref.model.path={tiny_assets.thinker}", "+reward.reward_kwargs={}"])
+    manager = OmniR1RewardManager(cfg, tokenizer)
+    assert manager.reward_config == RewardConfig() and manager.group_size == 1
+    data, _ = make_batch(tokenizer, [sample(text(3), uid="x", session_id=0, tool_extra_fields={"detail": DETAIL})])
+    out = await asyncio.wait_for(manager.run_single(data), 10)
+    assert tuple(out["reward_extra_info"]) == METRIC_KEYS and out["reward_extra_info"]["alignment_reward"] > 0

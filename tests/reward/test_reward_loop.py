@@ -11,9 +11,10 @@ from omegaconf import OmegaConf
 from reward_helpers import make_batch
 from transformers import AutoTokenizer
 
+from omni_r1_verl.contracts.system2 import DetailResult, KeyframeDetail, MaskOverlap
 from omni_r1_verl.doctor import compose_config
 from omni_r1_verl.reward.score import compute_score
-from omni_r1_verl.scoring import METRIC_KEYS, DetailResult, KeyframeDetail, MaskOverlap, RewardConfig, score_group
+from omni_r1_verl.scoring import METRIC_KEYS, RewardConfig, score_group
 
 pytestmark = pytest.mark.ray
 
@@ -25,7 +26,6 @@ EXTRA = {"clip": {"frame_indices": list(range(6)), "fps": 2.0}, "sample_id": "v/
 DETAIL = DetailResult(
     status="ok",
     keyframes=(KeyframeDetail(1, ((2.0, 2.0, 9.0, 9.0),), ((2.0, 2.0, 9.0, 11.0),)),),
-    mask_status="ok",
     masks=MaskOverlap((0, 1, 2), (0, 7, 9), (0, 9, 9)),
 ).to_dict()
 

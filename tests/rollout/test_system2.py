@@ -1,4 +1,4 @@
-"""System-1 response -> System-2 request -> reward-schema result (no Ray: the pool is a plain coroutine here)."""
+"""System-1 response -> System-2 request -> the result the reward scores (no Ray: the pool is a coroutine here)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ import json
 
 import pytest
 
-from omni_r1_verl.data.schema import GroundTruth, MediaRef, Task
-from omni_r1_verl.detail.request import DetailStatus as PoolStatus
-from omni_r1_verl.detail.request import keyframe_result, make_result
-from omni_r1_verl.rollout.system2 import plan_request, run_system2, system2_needed, to_scoring_dict
+from omni_r1_verl.contracts.rows import GroundTruth, MediaRef, Task
+from omni_r1_verl.contracts.system2 import DetailResult, DetailStatus, KeyframeDetail, MaskOverlap
+from omni_r1_verl.rollout.system2 import plan_request, run_system2, system2_needed
 from omni_r1_verl.scoring import RewardConfig, score_response
 from omni_r1_verl.scoring.answer import parse_answer
-from omni_r1_verl.scoring.detail import DetailResult, DetailStatus
 
 GT = GroundTruth(
     task=Task.VOS, gt_key="revos/v0/0", num_frames=10, height=40, width=60, num_objects=1, areas=[[0] + [100] * 9]
@@ -76,6 +74,16 @@ def test_avs_grounds_the_rewritten_expression_on_the_first_frame():
     assert [(q.clip_index, q.description) for q in request.keyframes] == [(0, "the dog on the left")]
 
 
+def test_a_clip_record_without_fps_is_read_at_the_default_fps_on_both_sides():
+    # The agent loop and the reward parse with one clip reader: same keyframes, whatever the record lacks.
+    text = answer((1.0, 1.0))
+    extra = {**EXTRA, "clip": {"frame_indices": [1, 3, 5, 7, 9]}}
+    request = plan(text, extra=extra).request
+    assert [q.clip_index for q in request.keyframes] == [2]  # 1.0 s at the default 2 fps
+    metrics = score_response(text, GT.to_json(), extra, None, CONFIG).to_metrics()
+    assert metrics["num_keyframes"] == 1 and metrics["clip_missing"] == 0
+
+
 def test_broken_rows_become_explicit_errors():
     no_media = {k: v for k, v in EXTRA.items() if k != "media"}
     assert plan(answer((1.0, 1.0)), extra=no_media).result.status is DetailStatus.ERROR
@@ -83,49 +91,46 @@ def test_broken_rows_become_explicit_errors():
     assert "outside" in plan(answer((1.0, 1.0)), extra=outside).result.message
     video = {**EXTRA, "media": MediaRef(frames=["v.mp4"], audio_in_video=True).to_json()}
     assert plan(answer((1.0, 1.0)), extra=video).result.status is DetailStatus.ERROR
+    no_clip = {k: v for k, v in EXTRA.items() if k != "clip"}
+    assert "clip" in plan(answer((1.0, 1.0)), extra=no_clip).result.message
+
+
+@pytest.mark.parametrize("broken", [{"media": 5}, {"clip": "nope"}, {"dataset_root": object()}, 17])
+def test_planning_never_raises(broken):
+    extra = {**EXTRA, **broken} if isinstance(broken, dict) else broken
+    outcome = plan_request(answer((1.0, 1.0)), GT.to_json(), extra, CONFIG, group_key="g", rollout_id="r", group_size=2)
+    assert outcome.request is not None or outcome.result.status is DetailStatus.ERROR
 
 
 def _pool_ok(request, boxes):
-    keyframes = [keyframe_result(q, boxes, boxes) for q in request.keyframes]
-    inter, union = [0, 90, 0, 80, 0], [0, 100, 0, 100, 0]
-    return make_result(PoolStatus.OK, keyframes=keyframes, frame_inter=inter, frame_union=union, timings={"sam2": 1})
+    keyframes = [
+        KeyframeDetail(q.clip_index, tuple(map(tuple, boxes)), tuple(map(tuple, boxes))) for q in request.keyframes
+    ]
+    masks = MaskOverlap.of_clip([0, 90, 0, 80, 0], [0, 100, 0, 100, 0])
+    return DetailResult(DetailStatus.OK, tuple(keyframes), masks=masks, timings={"sam2": 1.0})
 
 
-def test_ok_result_converts_and_scores_alignment_and_consistency():
+def test_ok_result_scores_alignment_and_consistency():
     text = answer((1.0, 1.0))
     request = plan(text).request
-    converted = to_scoring_dict(_pool_ok(request, [[10.0, 10.0, 20.0, 20.0]]))
-    result = DetailResult.from_dict(converted)
-    assert result.status is DetailStatus.OK and result.mask_status is DetailStatus.OK
+    stored = _pool_ok(request, [[10.0, 10.0, 20.0, 20.0]]).to_dict()
+    result = DetailResult.from_dict(json.loads(json.dumps(stored)))
     assert [k.frame for k in result.keyframes] == [1]
     assert result.masks.intersection == (0, 90, 0, 80, 0)
-    breakdown = score_response(text, GT.to_json(), EXTRA, converted, CONFIG).to_metrics()
+    breakdown = score_response(text, GT.to_json(), EXTRA, stored, CONFIG).to_metrics()
     assert breakdown["alignment_reward"] == pytest.approx(1.0)
     # Mean J over the frames where prediction or ground truth is non-empty: (0.9 + 0.8) / 2.
     assert breakdown["consistency_reward"] == pytest.approx(0.85)
     assert breakdown["detail_failed"] == 0.0
 
 
-@pytest.mark.parametrize("status", [PoolStatus.NO_BOXES, PoolStatus.INVALID_BOXES])
-def test_no_usable_boxes_is_a_run_with_empty_predictions(status):
-    request = plan(answer((1.0, 1.0))).request
-    rejected = 2 if status is PoolStatus.INVALID_BOXES else 0
-    pool = make_result(status, error="none", keyframes=[keyframe_result(request.keyframes[0], [], [], rejected)])
-    result = DetailResult.from_dict(to_scoring_dict(pool))
-    assert result.status is DetailStatus.OK and result.masks is None
-    assert result.keyframes[0].pred_boxes == () and result.keyframes[0].parsed is (rejected == 0)
-
-
-@pytest.mark.parametrize(
-    ("status", "expected"),
-    [(PoolStatus.TIMEOUT, DetailStatus.TIMEOUT), (PoolStatus.WORKER_DIED, DetailStatus.WORKER_DIED)],
-)
-def test_pool_failures_stay_failures_and_score_finite(status, expected):
+@pytest.mark.parametrize("status", [DetailStatus.TIMEOUT, DetailStatus.WORKER_DIED])
+def test_pool_failures_stay_failures_and_score_finite(status):
     text = answer((1.0, 1.0))
-    converted = to_scoring_dict(make_result(status, error="boom"))
-    assert DetailResult.from_dict(converted).status is expected
-    metrics = score_response(text, GT.to_json(), EXTRA, converted, CONFIG).to_metrics()
-    assert metrics["detail_failed"] == 1.0 and metrics["alignment_reward"] == 0.0
+    stored = DetailResult.for_request(plan(text).request, status, "boom").to_dict()
+    metrics = score_response(text, GT.to_json(), EXTRA, stored, CONFIG).to_metrics()
+    assert metrics["detail_failed"] == 1.0 and metrics[f"detail_{status.value}"] == 1.0
+    assert metrics["alignment_reward"] == 0.0
 
 
 def test_run_system2_never_raises():
@@ -137,9 +142,13 @@ def test_run_system2_never_raises():
     async def fine(request):
         return _pool_ok(request, [[1.0, 1.0, 5.0, 5.0]])
 
+    async def wrong_type(request):
+        return {"status": "ok"}
+
     failed = asyncio.run(run_system2(plan(text), broken))
-    assert failed["status"] == "error" and "router gone" in failed["message"]
-    assert asyncio.run(run_system2(plan(text), None))["status"] == "error"
-    assert asyncio.run(run_system2(plan(text), fine))["status"] == "ok"
+    assert failed.status is DetailStatus.ERROR and "router gone" in failed.message
+    assert asyncio.run(run_system2(plan(text), None)).status is DetailStatus.ERROR
+    assert asyncio.run(run_system2(plan(text), wrong_type)).status is DetailStatus.ERROR
+    assert asyncio.run(run_system2(plan(text), fine)).status is DetailStatus.OK
     skipped = asyncio.run(run_system2(plan("garbage"), broken))  # no pool call at all
-    assert skipped["status"] == "no_valid_moment"
+    assert skipped.status is DetailStatus.NO_VALID_MOMENT

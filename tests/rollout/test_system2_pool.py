@@ -10,12 +10,12 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from omni_r1_verl.contracts.rows import GroundTruth
+from omni_r1_verl.contracts.system2 import DetailResult, DetailStatus
 from omni_r1_verl.data.gt_store import GroundTruthStore
-from omni_r1_verl.data.schema import GroundTruth
 from omni_r1_verl.demo import prepare_demo
 from omni_r1_verl.rollout.system2 import plan_request, run_system2
 from omni_r1_verl.scoring import RewardConfig, score_response
-from omni_r1_verl.scoring.detail import DetailResult, DetailStatus
 
 pytestmark = pytest.mark.ray
 
@@ -69,9 +69,10 @@ def test_ground_truth_boxes_through_the_pool_score_full_alignment(revos_row, poo
         query.boxes = [[float(x1), float(y1), float(x2 + 1), float(y2 + 1)] for x1, y1, x2, y2 in present]
         assert query.boxes
 
-    detail = asyncio.run(run_system2(plan, pool.submit))
-    result = DetailResult.from_dict(detail)
-    assert result.status is DetailStatus.OK and result.mask_status is DetailStatus.OK, detail
+    result = asyncio.run(run_system2(plan, pool.submit))
+    detail = json.loads(json.dumps(result.to_dict()))  # what the reward reads after verl's trip
+    assert result.status is DetailStatus.OK, detail
+    assert DetailResult.from_dict(detail) == result
     assert len(result.masks.union) == len(request.frame_indices)
     assert all(u >= max(a[f] for a in gt.areas) for u, f in zip(result.masks.union, request.frame_indices))
     metrics = score_response(text, row["reward_model"]["ground_truth"], extra, detail, RewardConfig()).to_metrics()
@@ -85,7 +86,7 @@ def test_missing_ground_truth_is_an_explicit_failure(revos_row, pool):
     text, extra = _sample(row, gt)
     broken = GroundTruth(**{**gt.__dict__, "gt_key": "revos/no_such_sample"})
     plan = plan_request(text, broken, extra, RewardConfig(), group_key="g2", rollout_id="r0", group_size=1)
-    detail = asyncio.run(run_system2(plan, pool.submit))
+    detail = asyncio.run(run_system2(plan, pool.submit)).to_dict()
     assert detail["status"] == "error" and "no_such_sample" in detail["message"]
     metrics = score_response(text, broken.to_json(), extra, detail, RewardConfig()).to_metrics()
     assert metrics["detail_failed"] == 1.0 and metrics["alignment_reward"] == 0.0

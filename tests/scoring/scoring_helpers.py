@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from omni_r1_verl.data.schema import GroundTruth
+from omni_r1_verl.contracts.rows import GroundTruth
 
 
 def answer(*moments, think: str = "reasoning") -> str:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from omni_r1_verl.scoring import KeyframeDetail
+from omni_r1_verl.contracts.system2 import KeyframeDetail
 from omni_r1_verl.scoring.alignment import alignment_terms, detection_terms
 from omni_r1_verl.scoring.boxes import clean_boxes, iou_matrix, match_boxes
 from omni_r1_verl.scoring.config import AlignmentConfig, BoxConfig
@@ -73,7 +73,7 @@ def test_max_boxes_caps_predictions():
 
 
 def kf(frame, pred, gt, parsed=True):
-    return KeyframeDetail(frame, tuple(map(tuple, pred)), tuple(map(tuple, gt)), parsed)
+    return KeyframeDetail(frame, tuple(map(tuple, pred)), tuple(map(tuple, gt)), rejected_boxes=0 if parsed else 1)
 
 
 def test_alignment_hand_computed_missing_and_excess_boxes():

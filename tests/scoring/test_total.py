@@ -11,16 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scoring_helpers import answer, moment, vos_gt
 
-from omni_r1_verl.data.schema import GroundTruth
-from omni_r1_verl.scoring import (
-    METRIC_KEYS,
-    DetailResult,
-    KeyframeDetail,
-    MaskOverlap,
-    RewardConfig,
-    score_group,
-    score_response,
-)
+from omni_r1_verl.contracts.rows import GroundTruth
+from omni_r1_verl.contracts.system2 import DetailResult, KeyframeDetail, MaskOverlap
+from omni_r1_verl.scoring import METRIC_KEYS, RewardConfig, score_group, score_response
 from omni_r1_verl.scoring import total as total_module
 
 # 20-frame video, one object visible on video frames 4..19; the clip samples every other frame (10 frames).
@@ -31,12 +24,11 @@ TEXT = answer(moment("00:00.5", "00:00.5", "the cat"), moment("00:02.0", "00:02.
 BOX = (10.0, 10.0, 59.0, 59.0)
 
 
-def ok_detail(masks=True, **kw) -> DetailResult:
+def ok_detail(**kw) -> DetailResult:
     return DetailResult(
         status="ok",
         keyframes=(KeyframeDetail(1, (), ()), KeyframeDetail(4, (BOX,), (BOX,))),
-        mask_status="ok" if masks else "skipped",
-        masks=MaskOverlap((0, 1, 2, 3), (0, 0, 30, 40), (0, 10, 60, 40)) if masks else None,
+        masks=MaskOverlap((0, 1, 2, 3), (0, 0, 30, 40), (0, 10, 60, 40)),
         **kw,
     )
 
@@ -94,27 +86,30 @@ def test_system2_failures_are_counted_and_never_score_as_correct(status):
     assert r.acc == pytest.approx(1.9)
 
 
-def test_mask_stage_failure_keeps_alignment_and_counts():
-    detail = DetailResult(status="ok", keyframes=ok_detail().keyframes, mask_status="timeout")
-    r = score_response(TEXT, GT, EXTRA, detail)
-    assert r.alignment_reward == 1.0 and r.consistency_reward == 0.0
-    assert r.masks_missing == 1.0 and r.detail_timeout == 1.0 and r.detail_failed == 1.0
+@pytest.mark.parametrize("status", ["no_boxes", "invalid_boxes"])
+def test_system2_that_ran_without_usable_boxes_scores_alignment_and_counts_missing_masks(status):
+    keyframes = (KeyframeDetail(1), KeyframeDetail(4, (), (BOX,), rejected_boxes=int(status == "invalid_boxes")))
+    r = score_response(TEXT, GT, EXTRA, DetailResult.failure(status, "nothing usable", keyframes=keyframes).to_dict())
+    assert r.alignment_iou == 0.0 and r.alignment_reward < 0 and r.consistency_reward == 0.0
+    assert r.masks_missing == 1.0 and r.detail_failed == 0.0
+    assert r.unparsed_keyframes == float(status == "invalid_boxes")
 
 
 def test_alignment_counts_without_sam2():
     # Reference bug: with a_G = 0 the box terms were dropped too.
     cfg = RewardConfig.from_dict({"weights": {"consistency": 0.0}})
-    r = score_response(TEXT, GT, EXTRA, ok_detail(masks=False), cfg)
+    r = score_response(TEXT, GT, EXTRA, ok_detail(), cfg)
     assert r.alignment_reward == 1.0 and r.acc == pytest.approx(1.9 + 1.0) and r.masks_missing == 0.0
 
 
 @pytest.mark.parametrize(
     "detail",
     [
-        {"version": 1, "status": "ok", "keyframes": "nope"},
+        {"version": 2, "status": "ok", "keyframes": "nope"},
+        {**ok_detail().to_dict(), "version": 1},
         {"status": "ok"},
         "ok",
-        DetailResult(status="ok", keyframes=(KeyframeDetail(50, (BOX,), (BOX,)),)).to_dict(),  # beyond the clip
+        ok_detail().replace(keyframes=(KeyframeDetail(50, (BOX,), (BOX,)),)).to_dict(),  # beyond the clip
         DetailResult.failure("no_valid_moment").to_dict(),  # System 2 disagrees with the reward's parse
     ],
 )
@@ -177,7 +172,10 @@ def avs_gt(null: bool = False) -> GroundTruth:
 
 
 def avs_detail(pred) -> DetailResult:
-    return DetailResult(status="ok", keyframes=(KeyframeDetail(0, tuple(map(tuple, pred)), ()),))
+    keyframes = (KeyframeDetail(0, tuple(map(tuple, pred)), ()),)
+    if not pred:
+        return DetailResult.failure("no_boxes", "the grounding model returned no box", keyframes=keyframes)
+    return DetailResult("ok", keyframes, masks=MaskOverlap((0,), (0,), (0,)))
 
 
 def test_refavs_detection_reward():

@@ -23,11 +23,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from omni_r1_verl.contracts.rows import UnsafePathError, resolve_under_root
 from omni_r1_verl.data import rle
 from omni_r1_verl.data.gt_store import decode_record, encode_record
 from omni_r1_verl.data.media import MediaError, image_size, load_audio, load_image
 from omni_r1_verl.data.report import DatasetLayoutError, Issue
-from omni_r1_verl.data.schema import UnsafePathError, resolve_under_root
 from omni_r1_verl.utils import fast_json
 
 logger = logging.getLogger(__name__)

@@ -24,6 +24,8 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
+from omni_r1_verl.contracts.prompts import render_refavs_prompt
+from omni_r1_verl.contracts.rows import GroundTruth, MediaRef, Task, UnsafePathError, resolve_under_root
 from omni_r1_verl.data import rle
 from omni_r1_verl.data.converters.base import (
     Converter,
@@ -38,8 +40,6 @@ from omni_r1_verl.data.converters.base import (
 from omni_r1_verl.data.converters.registry import register_converter
 from omni_r1_verl.data.report import DatasetLayoutError, Issue
 from omni_r1_verl.data.rows import make_row
-from omni_r1_verl.data.schema import GroundTruth, MediaRef, Task, UnsafePathError, resolve_under_root
-from omni_r1_verl.rollout.prompts import render_refavs_prompt
 
 _COLUMNS = ("vid", "uid", "split", "fid", "exp")
 _NULL_UID = re.compile(r"^null_[A-Za-z0-9]*-")

@@ -21,12 +21,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
+from omni_r1_verl.contracts.prompts import render_segzero_prompt
+from omni_r1_verl.contracts.rows import GroundTruth, MediaRef, Task
 from omni_r1_verl.data.converters.base import Converter, SampleResult, SkipSamples, Unit, UnitResult, VerifyMedia
 from omni_r1_verl.data.converters.registry import register_converter
 from omni_r1_verl.data.report import DatasetLayoutError, Issue
 from omni_r1_verl.data.rows import make_row
-from omni_r1_verl.data.schema import GroundTruth, MediaRef, Task
-from omni_r1_verl.rollout.prompts import render_segzero_prompt
 
 _COLUMNS = ("id", "problem", "solution", "image", "img_height", "img_width")
 _NUM = r"\s*(-?\d+(?:\.\d+)?)\s*"

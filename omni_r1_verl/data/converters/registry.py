@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
+
+from omni_r1_verl.utils.registry import Registry
 
 if TYPE_CHECKING:
     from omni_r1_verl.data.converters.base import Converter
 
-_C = TypeVar("_C", bound="type[Converter]")
+#: Converter classes by dataset name (the built-ins register when :mod:`omni_r1_verl.data.converters` is imported).
+CONVERTERS: Registry[type[Converter]] = Registry("converter", "omni-r1 prepare DATASET", "omni_r1_verl.data.converters")
 
-#: Converter classes by dataset name.
-CONVERTERS: dict[str, type[Converter]] = {}
+#: Class decorator making a :class:`~omni_r1_verl.data.converters.base.Converter` available by its ``name``.
+register_converter = CONVERTERS.register()
 
-
-def register_converter(cls: _C) -> _C:
-    """Class decorator: make a :class:`~omni_r1_verl.data.converters.base.Converter` available by its ``name``.
-
-    Raises:
-        ValueError: If another class already has the name.
-    """
-    existing = CONVERTERS.get(cls.name)
-    if existing is not None and existing is not cls:
-        raise ValueError(f"converter name {cls.name!r} is taken by {existing.__module__}.{existing.__qualname__}")
-    CONVERTERS[cls.name] = cls
-    return cls
-
-
-def get_converter(name: str) -> type[Converter]:
-    """The converter class registered as ``name``.
-
-    Raises:
-        KeyError: With the known names, if ``name`` is not registered.
-    """
-    try:
-        return CONVERTERS[name]
-    except KeyError:
-        raise KeyError(f"no converter named {name!r}; known: {', '.join(sorted(CONVERTERS))}") from None
+#: ``get_converter(name)``: the converter class registered as ``name`` (raises, listing the known names).
+get_converter = CONVERTERS.get

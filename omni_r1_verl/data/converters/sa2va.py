@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from omni_r1_verl.contracts.prompts import render_vos_prompt
+from omni_r1_verl.contracts.rows import GroundTruth, MediaRef, Task
 from omni_r1_verl.data.converters.base import (
     Converter,
     GTSample,
@@ -36,8 +38,6 @@ from omni_r1_verl.data.converters.base import (
 from omni_r1_verl.data.report import DatasetLayoutError, Issue
 from omni_r1_verl.data.rows import make_row
 from omni_r1_verl.data.sampling import stable_seed
-from omni_r1_verl.data.schema import GroundTruth, MediaRef, Task
-from omni_r1_verl.rollout.prompts import render_vos_prompt
 
 
 @dataclass

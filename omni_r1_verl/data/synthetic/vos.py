@@ -9,6 +9,7 @@ expression in ReVOS ``valid``, and nested video names (``synth/train/vid000``, l
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,51 +52,63 @@ def _video(rng: np.random.Generator, num_frames: int, height: int, width: int) -
     return scene, frames, masks
 
 
-def write_revos(
-    out: str | Path,
-    *,
-    seed: int = 0,
-    train_videos: int = 4,
-    valid_videos: int = 2,
-    min_frames: int = 12,
-    max_frames: int = 40,
-    height: int = 96,
-    width: int = 160,
-) -> Path:
+def _store_objects(scene: Scene, masks: np.ndarray, mask_dict: dict[str, Any], first_id: int) -> list[int]:
+    """Put each object's per-frame RLEs into ``mask_dict`` under consecutive annotation ids from ``first_id``."""
+    ids = list(range(first_id, first_id + len(scene.objects)))
+    for obj, anno in enumerate(ids):
+        mask_dict[str(anno)] = _object_rles(scene, masks, obj)
+    return ids
+
+
+@dataclass(frozen=True)
+class SyntheticVideos:
+    """How many and how large the videos of a synthetic VOS dataset are.
+
+    Attributes:
+        train_videos: Videos in the training split.
+        valid_videos: Videos in the validation split (``valid`` for ReVOS, ``valid_u`` for MeViS).
+        min_frames: Fewest frames per video.
+        max_frames: Most frames per video.
+        height: Frame height.
+        width: Frame width.
+    """
+
+    train_videos: int = 4
+    valid_videos: int = 2
+    min_frames: int = 12
+    max_frames: int = 40
+    height: int = 96
+    width: int = 160
+
+
+def write_revos(out: str | Path, *, seed: int = 0, **sizes: int) -> Path:
     """Write a synthetic ReVOS (frames at the root, as in Sa2VA's copy).
 
     Args:
         out: Dataset root to create.
         seed: Seed of everything.
-        train_videos: Videos in ``train``.
-        valid_videos: Videos in ``valid``.
-        min_frames: Fewest frames per video.
-        max_frames: Most frames per video.
-        height: Frame height.
-        width: Frame width.
+        **sizes: Fields of :class:`SyntheticVideos`.
 
     Returns:
         The dataset root.
     """
+    size = SyntheticVideos(**sizes)
     root = Path(out)
     rng = np.random.default_rng(seed)
     mask_dict: dict[str, list[Any]] = {}
     foreground: dict[str, Any] = {}
     next_anno = 1000
-    for split, count in (("train", train_videos), ("valid", valid_videos)):
+    for split, count in (("train", size.train_videos), ("valid", size.valid_videos)):
         videos = {}
         for v in range(count):
             name = f"synth/{split}/vid{v:03d}"
-            num_frames = int(rng.integers(min_frames, max_frames + 1))
+            num_frames = int(rng.integers(size.min_frames, size.max_frames + 1))
             first = 5 * int(rng.integers(0, 20))
             frame_ids = [f"{first + 5 * k:05d}" for k in range(num_frames)]
-            scene, frames, masks = _video(rng, num_frames, height, width)
+            scene, frames, masks = _video(rng, num_frames, size.height, size.width)
             write_frames(root / name, frame_ids, frames)
-            annos = []
-            for obj in range(len(scene.objects)):
-                next_anno += 1
-                mask_dict[str(next_anno)] = _object_rles(scene, masks, obj)
-                annos.append(next_anno)
+            annos = _store_objects(scene, masks, mask_dict, next_anno + 1)
+            next_anno += len(annos)
             if v == 0:  # some files store every object's RLE per frame instead of their union
                 per_frame = [[coco_rle(m) for m in masks[:, t] if m.any()] or None for t in range(num_frames)]
                 foreground[name] = {"masks_rle": per_frame}
@@ -116,7 +129,7 @@ def write_revos(
                     "anno_id": [],
                     "type_id": 0,
                 }
-            videos[name] = {"vid_id": v, "height": height, "width": width, "frames": frame_ids}
+            videos[name] = {"vid_id": v, "height": size.height, "width": size.width, "frames": frame_ids}
             videos[name]["expressions"] = expressions
         write_json(root / f"meta_expressions_{split}_.json", {"videos": videos})
     write_json(root / "mask_dict.json", mask_dict)
@@ -124,48 +137,31 @@ def write_revos(
     return root
 
 
-def write_mevis(
-    out: str | Path,
-    *,
-    seed: int = 0,
-    train_videos: int = 4,
-    valid_videos: int = 2,
-    min_frames: int = 12,
-    max_frames: int = 40,
-    height: int = 96,
-    width: int = 160,
-) -> Path:
+def write_mevis(out: str | Path, *, seed: int = 0, **sizes: int) -> Path:
     """Write a synthetic MeViS (``train`` and ``valid_u``; expressions favour motion).
 
     Args:
         out: Dataset root to create.
         seed: Seed of everything.
-        train_videos: Videos in ``train``.
-        valid_videos: Videos in ``valid_u``.
-        min_frames: Fewest frames per video.
-        max_frames: Most frames per video.
-        height: Frame height.
-        width: Frame width.
+        **sizes: Fields of :class:`SyntheticVideos`.
 
     Returns:
         The dataset root.
     """
+    size = SyntheticVideos(**sizes)
     root = Path(out)
     rng = np.random.default_rng(seed + 1)
     next_anno = 0
-    for split, count in (("train", train_videos), ("valid_u", valid_videos)):
+    for split, count in (("train", size.train_videos), ("valid_u", size.valid_videos)):
         videos, mask_dict = {}, {}
         for v in range(count):
             name = f"{rng.integers(16**11):011x}{v}"
-            num_frames = int(rng.integers(min_frames, max_frames + 1))
+            num_frames = int(rng.integers(size.min_frames, size.max_frames + 1))
             frame_ids = [f"{k:05d}" for k in range(num_frames)]
-            scene, frames, masks = _video(rng, num_frames, height, width)
+            scene, frames, masks = _video(rng, num_frames, size.height, size.width)
             write_frames(root / split / "JPEGImages" / name, frame_ids, frames)
-            annos = []
-            for obj in range(len(scene.objects)):
-                mask_dict[str(next_anno)] = _object_rles(scene, masks, obj)
-                annos.append(next_anno)
-                next_anno += 1
+            annos = _store_objects(scene, masks, mask_dict, next_anno)
+            next_anno += len(annos)
             chosen = [e for e in describe(scene) if e.kind != "reasoning"]
             expressions = {
                 str(k): {"exp": e.text, "obj_id": list(e.objects), "anno_id": [annos[o] for o in e.objects]}

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import importlib.util
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from PIL import Image
 
+from omni_r1_verl.contracts.prompts import render_grounding_prompt
 from omni_r1_verl.detail.boxes import Box, parse_boxes, to_original
 from omni_r1_verl.detail.config import GroundingConfig
-from omni_r1_verl.rollout.prompts import render_grounding_prompt
+from omni_r1_verl.utils.registry import Registry
 from omni_r1_verl.utils.vision import smart_resize
 
 
@@ -71,7 +72,7 @@ class Grounder(ABC):
         dtype: Model precision.
     """
 
-    #: Registry name (set by :func:`register_grounder`).
+    #: Registry name (set by ``register_grounder``).
     name: str = ""
 
     def __init__(self, cfg: GroundingConfig, device: torch.device, dtype: torch.dtype):
@@ -121,27 +122,11 @@ class Grounder(ABC):
         return {"backend": self.name, "model": self.cfg.model_path, "prompt_style": self.cfg.prompt_style}
 
 
-GROUNDERS: dict[str, type[Grounder]] = {}
+#: Grounders by ``system2.grounding.backend``.
+GROUNDERS: Registry[type[Grounder]] = Registry("grounder", "system2.grounding.backend", "omni_r1_verl.detail.grounders")
 
-
-def register_grounder(name: str) -> Callable[[type[Grounder]], type[Grounder]]:
-    """Class decorator adding a grounder to :data:`GROUNDERS` under ``name``.
-
-    Args:
-        name: The ``grounding.backend`` value that selects it.
-
-    Returns:
-        The decorator.
-    """
-
-    def decorator(cls: type[Grounder]) -> type[Grounder]:
-        if name in GROUNDERS and GROUNDERS[name] is not cls:
-            raise ValueError(f"grounder {name!r} is already registered by {GROUNDERS[name].__qualname__}")
-        cls.name = name
-        GROUNDERS[name] = cls
-        return cls
-
-    return decorator
+#: Class decorator: ``@register_grounder("name")``.
+register_grounder = GROUNDERS.register
 
 
 def get_grounder_cls(name: str, device: torch.device) -> type[Grounder]:
@@ -153,13 +138,10 @@ def get_grounder_cls(name: str, device: torch.device) -> type[Grounder]:
 
     Returns:
         The class.
-    """
-    import omni_r1_verl.detail.grounders  # noqa: F401  registers the built-in backends
 
+    Raises:
+        omni_r1_verl.utils.registry.UnknownNameError: For an unknown name.
+    """
     if name == "auto":
         name = "vllm" if device.type == "cuda" and importlib.util.find_spec("vllm") is not None else "transformers"
-    if name not in GROUNDERS:
-        raise ValueError(
-            f"unknown grounder {name!r} (reward.reward_kwargs.detail.grounding.backend); known: {sorted(GROUNDERS)}"
-        )
-    return GROUNDERS[name]
+    return GROUNDERS.get(name)

@@ -1,4 +1,4 @@
-"""The video-segmenter interface and its registry.
+"""The video-segmenter interface and its registry (:class:`omni_r1_verl.utils.registry.Registry`).
 
 A segmenter takes a clip and a list of objects (each a box on one or more conditioning frames) and delivers
 binary masks at the clip's original resolution, each (object, frame) pair exactly once, through a callback, so
@@ -16,6 +16,7 @@ import torch
 from omni_r1_verl.detail.association import ObjectPrompt
 from omni_r1_verl.detail.clip import ClipFrames
 from omni_r1_verl.detail.config import Sam2Config
+from omni_r1_verl.utils.registry import Registry
 
 #: ``sink(frame_index, object_indices, masks)``: ``masks`` is bool ``(len(object_indices), H, W)``.
 MaskSink = Callable[[int, Sequence[int], torch.Tensor], None]
@@ -30,7 +31,7 @@ class Segmenter(ABC):
         dtype: Activation precision (bf16 runs under autocast).
     """
 
-    #: Registry name (set by :func:`register_segmenter`).
+    #: Registry name (set by ``register_segmenter``).
     name: str = ""
 
     def __init__(self, cfg: Sam2Config, device: torch.device, dtype: torch.dtype):
@@ -68,45 +69,11 @@ class Segmenter(ABC):
         return self.cfg.propagation == "forward" or frame >= obj.first_frame
 
 
-SEGMENTERS: dict[str, type[Segmenter]] = {}
+#: Segmenters by ``system2.sam2.backend``.
+SEGMENTERS: Registry[type[Segmenter]] = Registry("segmenter", "system2.sam2.backend", "omni_r1_verl.detail.segmenters")
 
+#: Class decorator: ``@register_segmenter("name")``.
+register_segmenter = SEGMENTERS.register
 
-def register_segmenter(name: str) -> Callable[[type[Segmenter]], type[Segmenter]]:
-    """Class decorator adding a segmenter to :data:`SEGMENTERS` under ``name``.
-
-    Args:
-        name: The ``sam2.backend`` value that selects it.
-
-    Returns:
-        The decorator.
-    """
-
-    def decorator(cls: type[Segmenter]) -> type[Segmenter]:
-        if name in SEGMENTERS and SEGMENTERS[name] is not cls:
-            raise ValueError(f"segmenter {name!r} is already registered by {SEGMENTERS[name].__qualname__}")
-        cls.name = name
-        SEGMENTERS[name] = cls
-        return cls
-
-    return decorator
-
-
-def get_segmenter_cls(name: str) -> type[Segmenter]:
-    """Look up a registered segmenter.
-
-    Args:
-        name: Registry name.
-
-    Returns:
-        The class.
-
-    Raises:
-        ValueError: For an unknown name (the message lists the known ones).
-    """
-    import omni_r1_verl.detail.segmenters  # noqa: F401  registers the built-in backends
-
-    if name not in SEGMENTERS:
-        raise ValueError(
-            f"unknown segmenter {name!r} (reward.reward_kwargs.detail.sam2.backend); known: {sorted(SEGMENTERS)}"
-        )
-    return SEGMENTERS[name]
+#: ``get_segmenter_cls(name)``: the class selected by ``system2.sam2.backend`` (raises, listing the known ones).
+get_segmenter_cls = SEGMENTERS.get

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from pycocotools import mask as coco_mask
 
+from omni_r1_verl.contracts.rows import GroundTruth
 from omni_r1_verl.data.converters.mevis import MeViSConverter
 from omni_r1_verl.data.gt_store import GroundTruthStore
-from omni_r1_verl.data.schema import GroundTruth
 
 
 @pytest.mark.parametrize("split", ["train", "valid_u"])

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from omni_r1_verl.contracts.rows import GroundTruth, MediaRef
 from omni_r1_verl.data.gt_store import GroundTruthStore
-from omni_r1_verl.data.schema import GroundTruth, MediaRef
 from omni_r1_verl.data.synthetic import write_refavs_media
 
 REAL_METADATA = Path("/work/shared/data/refavs_metadata.csv")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
+from omni_r1_verl.contracts.rows import GroundTruth, MediaRef, resolve_under_root
 from omni_r1_verl.data.converters.refcocog import parse_solution
-from omni_r1_verl.data.schema import GroundTruth, MediaRef, resolve_under_root
 
 
 def test_rows_images_and_solutions(synthetic, tmp_path, run_prepare, rows_of):

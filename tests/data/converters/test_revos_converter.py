@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 from pycocotools import mask as coco_mask
 
+from omni_r1_verl.contracts.rows import GroundTruth, MediaRef, resolve_under_root
 from omni_r1_verl.data.gt_store import GroundTruthStore
-from omni_r1_verl.data.schema import GroundTruth, MediaRef, resolve_under_root
 
 
 def _source_masks(mask_dict, anno_ids, frames, h, w):

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from omni_r1_verl.rollout.prompts import (
+from omni_r1_verl.contracts.prompts import (
     GroundingPromptStyle,
     render_grounding_prompt,
     render_refavs_prompt,
@@ -25,6 +25,20 @@ def test_vos_forced_prompt_has_duration_expression_and_four_example_moments():
     assert len(starts) == 4 and starts == ends  # the reference sets end = start in the example
     assert all(0 <= float(s) <= 9.0 and float(s) * 2 == int(float(s) * 2) for s in starts)
     assert "[" + "start" not in text and "[frames]" not in text
+
+
+@pytest.mark.parametrize("fps", [1.0, 2.0, 4.0])
+def test_vos_prompt_states_the_clip_duration_at_the_clip_fps(fps):
+    text = render_vos_prompt("the dog", num_frames=20, rng=random.Random(3), fps=fps)
+    assert text.startswith(f"Given a {20 / fps} seconds video and")
+    starts = [float(s) for s in re.findall(r'"start_time": "00:(\d\d\.\d\d)"', text)]
+    # Example times sit on clip frames (k / fps) and inside the clip.
+    assert starts and all(0 <= s < 20 / fps and abs(s * fps - round(s * fps)) < 1e-9 for s in starts)
+
+
+def test_vos_prompt_refuses_a_non_positive_fps():
+    with pytest.raises(ValueError, match="fps"):
+        render_vos_prompt("x", 8, fps=0.0)
 
 
 def test_vos_prompt_is_deterministic_for_a_seeded_rng():

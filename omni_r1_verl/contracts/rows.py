@@ -6,7 +6,8 @@ A prepared row stores two small JSON payloads besides verl's usual columns:
   visibility and mask areas, inline boxes for image tasks);
 * ``extra_info.media`` = :class:`MediaRef` (where the frames / audio / image are, relative to the dataset root).
 
-JSON strings keep one Arrow schema across all datasets, whatever their shapes. Pure module: no verl, no numpy.
+JSON strings keep one Arrow schema across all datasets, whatever their shapes. Media paths are relative to the
+dataset root; :func:`resolve_under_root` is the one way to open them. Pure module: stdlib only.
 """
 
 from __future__ import annotations

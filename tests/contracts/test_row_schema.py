@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from omni_r1_verl.data.schema import GroundTruth, MediaRef, Task, UnsafePathError, resolve_under_root
+from omni_r1_verl.contracts.rows import GroundTruth, MediaRef, Task, UnsafePathError, resolve_under_root
 
 
 def test_ground_truth_round_trip():

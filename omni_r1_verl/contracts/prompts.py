@@ -1,6 +1,6 @@
 """Prompt templates of both systems, verbatim from the authors' training code (see docs/reproduction.md).
 
-Pure string building, no verl imports: the dataset class renders System-1 prompts, the detail workers render
+Pure string building: the dataset class and the converters render System-1 prompts, the detail workers render
 System-2 grounding prompts, the scoring library parses what these prompts ask for.
 """
 
@@ -9,8 +9,7 @@ from __future__ import annotations
 import enum
 import random
 
-#: Virtual frame rate System 1 is told about: sampled frame k sits at k / VIRTUAL_FPS seconds.
-VIRTUAL_FPS = 2.0
+from omni_r1_verl.contracts.clip import VIRTUAL_FPS
 
 _VOS_HEAD = (
     "Given a [frames] seconds video and a reference instruction: [ref_prompt] that may involve temporal behavior, "
@@ -108,25 +107,37 @@ def _bracket(expression: str) -> str:
     return "[" + expression + "]"
 
 
-def render_vos_prompt(expression: str, num_frames: int, forced: bool = True, rng: random.Random | None = None) -> str:
-    """System-1 VOS prompt for a clip of ``num_frames`` sampled frames at :data:`VIRTUAL_FPS`.
+def render_vos_prompt(
+    expression: str,
+    num_frames: int,
+    forced: bool = True,
+    rng: random.Random | None = None,
+    fps: float = VIRTUAL_FPS,
+) -> str:
+    """System-1 VOS prompt for a clip of ``num_frames`` sampled frames shown at ``fps``.
 
     Args:
         expression: The referring / reasoning expression.
-        num_frames: Frames in the sampled clip (the clip lasts ``num_frames / VIRTUAL_FPS`` seconds).
+        num_frames: Frames in the sampled clip (the clip lasts ``num_frames / fps`` seconds).
         forced: Use the 4-moment JSON example (the released recipe) instead of the no-hint template.
         rng: Source of the randomised example times (pass a seeded ``random.Random`` for determinism).
+        fps: Virtual frame rate of the clip (``data.omni_r1.fps``): clip frame k sits at ``k / fps`` seconds.
 
     Returns:
         The prompt text.
+
+    Raises:
+        ValueError: If ``fps`` is not positive.
     """
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
     rng = rng or random.Random(0)
     text = (VOS_FORCED_TEMPLATE if forced else VOS_NO_HINT_TEMPLATE).replace("[ref_prompt]", _bracket(expression))
-    text = text.replace("[frames]", str(num_frames / VIRTUAL_FPS))
+    text = text.replace("[frames]", str(num_frames / fps))
     if forced:
         for k in ("", "1", "2", "3"):
-            # The reference draws a random start and sets end = start (so the example never teaches a span length).
-            seconds = f"{0.5 * rng.randint(0, max(num_frames - 2, 0)):05.2f}"
+            # The reference draws a random frame and sets end = start (so the example never teaches a span length).
+            seconds = f"{rng.randint(0, max(num_frames - 2, 0)) / fps:05.2f}"
             text = text.replace(f"[start{k}]", seconds, 1).replace(f"[end{k}]", seconds, 1)
     return text
 
