@@ -24,6 +24,7 @@ MAY_IMPORT: dict[str, set[str] | None] = {
     "scoring": {"contracts", "utils"},
     "metrics": {"contracts", "utils", "scoring"},
     "data": {"contracts", "utils"},
+    "visualize": {"contracts", "utils", "data", "scoring"},
     "detail": {"contracts", "utils", "data"},
     "models": {"contracts", "utils", "data"},
     "platform": {"contracts", "utils", "models"},
@@ -45,6 +46,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "scoring": {"verl", "ray", "torch"},
     "metrics": {"verl", "ray", "torch"},
     "data": {"ray"},
+    "visualize": {"verl", "ray", "torch"},
     "detail": {"verl"},
 }
 

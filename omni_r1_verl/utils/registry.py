@@ -51,9 +51,7 @@ class Registry(Generic[_T]):
             key = name if name is not None else cls.name
             existing = self._classes.get(key)
             if existing is not None and existing is not cls:
-                raise ValueError(
-                    f"{self.kind} name {key!r} is taken by {existing.__module__}.{existing.__qualname__}"
-                )
+                raise ValueError(f"{self.kind} name {key!r} is taken by {existing.__module__}.{existing.__qualname__}")
             cls.name = key
             self._classes[key] = cls
             return cls
