@@ -70,7 +70,9 @@ def oracle_box_plan(sample: EvalSample, keyframes: int) -> Plan:
     frames = [k.clip_index for k in plan.keyframes]
     boxes = GroundTruthStore.open(sample.gt_store).boxes(sample.key, frames)  # inclusive pixel extents
     for i, query in enumerate(plan.keyframes):
-        query.boxes = [[float(x1), float(y1), float(x2 + 1), float(y2 + 1)] for x1, y1, x2, y2 in boxes[:, i] if x1 >= 0]
+        query.boxes = [
+            [float(x1), float(y1), float(x2 + 1), float(y2 + 1)] for x1, y1, x2, y2 in boxes[:, i] if x1 >= 0
+        ]
     return plan
 
 
