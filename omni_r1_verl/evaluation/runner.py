@@ -180,15 +180,34 @@ class SamplePlanner:
             expression=sample.expression,
         )
 
-    def _fail(self, record: dict[str, Any], sample: EvalSample | None, reason: str) -> Stage1:
+    def _fail(self, record: dict[str, Any], sample: EvalSample | None, reason: str, status: str = "error") -> Stage1:
         metrics = None
         if sample is not None:
             try:
                 metrics = SCORERS[self.settings.benchmark](sample, self.settings.evaluation).failed()
             except Exception as err:  # noqa: BLE001 - e.g. a row whose sizes make no sense: unscored, still recorded
                 reason = f"{reason}; cannot be scored: {err}"
-        record.update(status="error", reason=reason, metrics=metrics, keyframes=[], objects=0)
+        record.update(status=status, reason=reason, metrics=metrics, keyframes=[], objects=0)
         return Stage1(record, sample)
+
+    def fail(self, stage_or_key: Stage1 | str, row: dict | None, position: int, reason: str, status: str) -> Stage1:
+        """A failed sample's stage (a worker died or raised on it), scored as a missing prediction.
+
+        Args:
+            stage_or_key: The sample's stage 1 when it had one, else its key.
+            row: The row (used when there is no stage).
+            position: Its position in the file.
+            reason: Why.
+            status: ``worker_died`` or ``error``.
+        """
+        if isinstance(stage_or_key, Stage1):
+            return self._fail(dict(stage_or_key.record), stage_or_key.sample, reason, status)
+        record = {"key": stage_or_key, "index": position, "answer": None, "plan": None, "timings": {}}
+        try:
+            sample = EvalSample.from_row(row, position) if row is not None else None
+        except RowError:
+            sample = None
+        return self._fail(record, sample, reason, status)
 
 
 def assemble(stage: Stage1, system2: dict[str, Any] | None) -> dict[str, Any]:

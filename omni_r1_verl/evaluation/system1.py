@@ -170,7 +170,7 @@ class HFSystem1(System1Engine):
             kwargs["images"] = media["images"]
         if media["videos"]:
             kwargs["videos"] = [torch.from_numpy(v).permute(0, 3, 1, 2).contiguous() for v, _ in media["videos"]]
-            kwargs["fps"] = [fps for _, fps in media["videos"]]
+            kwargs["fps"] = media["videos"][0][1]  # one video per prompt
         if media["audios"]:
             kwargs["audio"] = media["audios"]
         inputs = self.processor(text=[text], return_tensors="pt", **kwargs)
@@ -236,7 +236,7 @@ class VLLMSystem1(System1Engine):
             data["audio"] = [(a, AUDIO_RATE) for a in media["audios"]]
         kwargs: dict[str, Any] = {"use_audio_in_video": uses_audio_in_video(conversation)}
         if media["videos"]:
-            kwargs["fps"] = [fps for _, fps in media["videos"]]
+            kwargs["fps"] = media["videos"][0][1]  # one video per prompt
         return {"prompt": text, "multi_modal_data": data, "mm_processor_kwargs": kwargs}
 
     def generate(self, messages: Sequence[list[dict[str, Any]]]) -> list[str]:
