@@ -27,8 +27,10 @@ from omni_r1_verl.evaluation.scorers import SCORERS, MissingGroundTruth, Scorer
 from omni_r1_verl.metrics import MevisSubmission
 from omni_r1_verl.visualize.masks_io import MaskWriter
 
-#: Record statuses of a sample (System 2's, plus the harness's own).
-EMPTY_STATUSES = frozenset({DetailStatus.NO_VALID_MOMENT.value, DetailStatus.NO_BOXES.value, "invalid_boxes"})
+#: Statuses whose prediction is legitimately empty (scored as empty masks, not as a failure).
+EMPTY_STATUSES = frozenset(
+    s.value for s in (DetailStatus.NO_VALID_MOMENT, DetailStatus.NO_BOXES, DetailStatus.INVALID_BOXES)
+)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -180,8 +182,8 @@ class System2Runner:
         if "segmentation" in timings:  # the sink ran inside SAM2's loop: keep SAM2's own time apart
             timings["sam2"] = max(0.0, timings.pop("segmentation") - scorer.seconds - save)
         timings["system2"] = time.perf_counter() - start
-        if writers is not None and writers.masks is not None:
-            writers.masks.close()
+        if writers is not None and writers.masks is not None and (status == "ok" or status in EMPTY_STATUSES):
+            writers.masks.close()  # a failed sample's folder stays without index.json: unfinished, never read
             out["masks"] = str(writers.masks.directory.relative_to(self.out_dir))
         out.update(status=status, reason=reason, metrics=metrics, timings=timings)
         return out
