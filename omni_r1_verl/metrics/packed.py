@@ -136,17 +136,19 @@ def _dilate_stream(flat: np.ndarray, d: int) -> np.ndarray:
     """``flat`` OR itself shifted by ``+d`` and ``-d`` pixels along the bit stream (``1 <= d <= 63``)."""
     up, down = np.uint64(d), np.uint64(64 - d)
     out = flat << up
-    out[1:] |= flat[:-1] >> down
-    right = flat >> up
-    right[:-1] |= flat[1:] << down
-    out |= right
+    carry = flat >> down  # the bits each word passes to the next one
+    out[1:] |= carry[:-1]
+    np.right_shift(flat, up, out=carry)
+    out |= carry
+    np.left_shift(flat, down, out=carry)  # the bits each word passes to the previous one
+    out[:-1] |= carry[1:]
     out |= flat
     return out
 
 
-def _dilate_rows_flat(flat: np.ndarray, d: int) -> np.ndarray:
-    """Horizontal dilation by ``[-d, d]``: each step extends an interval ``[-a, a]`` by at most ``2a + 1``."""
-    reach = 0
+def _dilate_rows_flat(flat: np.ndarray, d: int, reach: int = 0) -> np.ndarray:
+    """Horizontal dilation of ``flat`` (already dilated by ``[-reach, reach]``) to ``[-d, d]``: each step extends
+    an interval ``[-a, a]`` by at most ``2a + 1``, so the shifted copies overlap."""
     while reach < d:
         step = min(2 * reach + 1, d - reach, 63)
         flat = _dilate_stream(flat, step)
@@ -154,13 +156,26 @@ def _dilate_rows_flat(flat: np.ndarray, d: int) -> np.ndarray:
     return flat
 
 
+def _dilate_bytes(flat: np.ndarray) -> np.ndarray:
+    """``flat`` OR itself shifted by 8 pixels each way: one byte of the little-endian stream, no carries."""
+    src = flat.view(np.uint8)
+    out = np.empty_like(flat)
+    dst = out.view(np.uint8)
+    dst[0] = src[0]
+    np.bitwise_or(src[1:], src[:-1], out=dst[1:])
+    dst[:-1] |= src[1:]
+    return out
+
+
 def _dilate_cols_step(rows: np.ndarray, d: int, row_words: int) -> np.ndarray:
     """``rows`` (``(n, h * S)`` view) OR itself shifted ``d`` rows up and down within each frame."""
-    out = rows.copy()
     k = d * row_words
-    if k < rows.shape[1]:
-        out[:, k:] |= rows[:, :-k]
-        out[:, :-k] |= rows[:, k:]
+    if k >= rows.shape[1]:
+        return rows
+    out = np.empty_like(rows)
+    out[:, :k] = rows[:, :k]
+    np.bitwise_or(rows[:, k:], rows[:, :-k], out=out[:, k:])
+    out[:, :-k] |= rows[:, k:]
     return out
 
 
@@ -194,7 +209,9 @@ def disk_levels(radius: int) -> tuple[tuple[int, int], ...]:
 def _pad_rows(words: np.ndarray, rows: int) -> np.ndarray:
     """``words`` with ``rows`` zero rows added above and below each frame."""
     n, h, s = words.shape
-    out = np.zeros((n, h + 2 * rows, s), dtype=np.uint64)
+    out = np.empty((n, h + 2 * rows, s), dtype=np.uint64)
+    out[:, :rows] = 0
+    out[:, rows + h :] = 0
     out[:, rows : rows + h] = words
     return out
 
@@ -202,9 +219,11 @@ def _pad_rows(words: np.ndarray, rows: int) -> np.ndarray:
 def dilate_disk(words: np.ndarray, radius: int) -> np.ndarray:
     """Binary dilation of packed frames by the disk ``dx^2 + dy^2 <= radius^2``.
 
-    With rectangles ``(w_k, a_k)`` from :func:`disk_levels`, ``D = U_k H_{w_k}(V_{a_k}(B))`` is evaluated as
-    ``acc <- H_{w_{k-1} - w_k}(acc) | V_{a_k}(B)`` from ``acc = B``, so every term ends up widened by exactly
-    its ``w_k``. The frames get ``radius`` zero rows above and below while dilating, so no intermediate result
+    With rectangles ``(w_k, a_k)`` from :func:`disk_levels` taken by increasing width,
+    ``D = U_k V_{a_k}(H_{w_k}(B))`` is evaluated as ``acc <- V_{a_{k-1} - a_k}(acc) | H_{w_k}(B)`` from
+    ``acc = B``, so every term ends up raised by exactly its ``a_k``. The horizontal levels ``H_w(B)`` grow one
+    from another, by a carry-free byte shift where ``H_{w - 8}`` is at hand and ``w >= 12`` (vertical steps are row
+    slices, cheap). The frames get ``radius`` zero rows above and below while dilating, so no intermediate result
     is clipped (the interval-extension steps rely on that).
 
     Args:
@@ -216,15 +235,16 @@ def dilate_disk(words: np.ndarray, radius: int) -> np.ndarray:
     """
     n, h, s = words.shape
     padded = _pad_rows(words, radius)
-    levels = disk_levels(radius)
-    acc = padded.reshape(-1)
-    column = padded.reshape(n, -1)
-    reach = 0
-    for (w_prev, _), (w, a) in zip(levels, levels[1:]):
-        acc = _dilate_rows_flat(acc, w_prev - w)
-        column = _dilate_cols(column, a, s, reach)
-        reach = a
-        acc = acc | column.reshape(-1)
+    rows = {0: padded.reshape(-1)}
+    current, reach = rows[0], 0
+    acc = rows[0].reshape(n, -1)
+    for (w, a), (_, a_prev) in zip(reversed(disk_levels(radius)[:-1]), reversed(disk_levels(radius)[1:])):
+        if w - 8 in rows and w >= 12:
+            current = _dilate_bytes(rows[w - 8])
+        else:
+            current = _dilate_rows_flat(current, w, reach)
+        rows[w], reach = current, w
+        acc = _dilate_cols(acc, a_prev - a, s) | current.reshape(n, -1)
     return acc.reshape(n, -1, s)[:, radius : radius + h]
 
 
@@ -240,7 +260,7 @@ def matched(points: np.ndarray, targets: np.ndarray, radius: int) -> np.ndarray:
 
     Exact for the disk ``dx^2 + dy^2 <= radius^2``. The inscribed square (half side ``s`` with ``2 s^2 <= r^2``)
     settles most pixels at a fraction of the cost; only frames with pixels outside it get the disk dilation, and
-    only on the band of rows that can reach those pixels.
+    only on the window of rows and words that can reach those pixels.
 
     Args:
         points: ``(n, h, S)`` packed frames (rows padded by at least ``radius`` zero bits).
@@ -258,11 +278,17 @@ def matched(points: np.ndarray, targets: np.ndarray, radius: int) -> np.ndarray:
     if len(todo) == 0 or half == radius:
         return total - missing
     outside, targets = outside[todo], targets[todo]
+    # Only targets within `radius` rows and `margin` words of a pixel still unmatched can reach it.
     rows = np.flatnonzero(np.bitwise_or.reduce(outside, axis=(0, 2)))
+    cols = np.flatnonzero(np.bitwise_or.reduce(outside, axis=(0, 1)))
+    margin = -(-radius // 64)
     first, last = int(rows[0]), int(rows[-1])
     lo, hi = max(first - radius, 0), min(last + radius, targets.shape[1] - 1)
-    near = dilate_disk(np.ascontiguousarray(targets[:, lo : hi + 1]), radius)
-    still = outside[:, first : last + 1] & ~near[:, first - lo : last - lo + 1]
+    c0, c1 = max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin, targets.shape[2] - 1)
+    window = np.zeros((len(todo), hi - lo + 1, c1 - c0 + 1 + margin), dtype=np.uint64)
+    window[..., : c1 - c0 + 1] = targets[:, lo : hi + 1, c0 : c1 + 1]  # zero words after: the rows' padding
+    near = dilate_disk(window, radius)[:, first - lo : last - lo + 1, : c1 - c0 + 1]
+    still = outside[:, first : last + 1, c0 : c1 + 1] & ~near
     result = total.copy()
     result[todo] -= popcount(still)
     return result
