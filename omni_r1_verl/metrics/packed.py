@@ -8,8 +8,8 @@ A stack of frames ``(n, h, w)`` becomes ``(n, h, S)`` little-endian ``uint64`` w
 * Vertical shifts are slices of whole rows within each frame.
 
 A disk of integer radius ``r`` (``dx^2 + dy^2 <= r^2``) is the union of the rectangles ``[-w_k, w_k] x [-a_k, a_k]``
-over its distinct row half-widths ``w_k = isqrt(r^2 - a_k^2)``, so dilating by it is a union of separable dilations;
-:func:`dilate_disk` evaluates that union in Horner form (one growing horizontal chain, one growing vertical chain).
+over its distinct row half-widths ``w_k = isqrt(r^2 - a_k^2)``, so dilating by it is a union of separable dilations:
+:func:`dilate_disk` grows the horizontal levels one from another and raises each to its height in Horner form.
 64 pixels per operation is what makes this faster than the official per-frame ``cv2.dilate`` with a ``disk(r)``.
 """
 
@@ -235,10 +235,11 @@ def dilate_disk(words: np.ndarray, radius: int) -> np.ndarray:
     """
     n, h, s = words.shape
     padded = _pad_rows(words, radius)
+    ascending = disk_levels(radius)[::-1]  # (0, radius), ..., (radius, 0)
     rows = {0: padded.reshape(-1)}
     current, reach = rows[0], 0
     acc = rows[0].reshape(n, -1)
-    for (w, a), (_, a_prev) in zip(reversed(disk_levels(radius)[:-1]), reversed(disk_levels(radius)[1:])):
+    for (w, a), (_, a_prev) in zip(ascending[1:], ascending):
         if w - 8 in rows and w >= 12:
             current = _dilate_bytes(rows[w - 8])
         else:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from omni_r1_verl.metrics.masks import check_pair
 from omni_r1_verl.metrics.records import check_records, mean
 from omni_r1_verl.scoring.consistency import overlap_counts
 
@@ -43,13 +44,8 @@ BATCH_SIZE = 4
 
 
 def _stack(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    pred, gt = np.asarray(pred), np.asarray(gt)
-    if pred.shape != gt.shape:
-        raise ValueError(f"pred {pred.shape} and gt {gt.shape} have different shapes")
-    if pred.ndim not in (2, 3):
-        raise ValueError(f"masks must be (H, W) or (F, H, W), got shape {pred.shape}")
-    single = pred.ndim == 2
-    return (pred[None], gt[None] != 0, True) if single else (pred, gt != 0, False)
+    pred, gt, single = check_pair(pred, gt)
+    return pred, gt != 0, single
 
 
 def refavs_j(pred: np.ndarray, gt: np.ndarray, threshold: float = 0.4) -> np.ndarray:

@@ -18,7 +18,8 @@ as the official script does before averaging); a subset's J, F and R are the mea
 J&F is ``(J + F) / 2``; **overall is the mean of the referring and the reasoning subsets** (not of all
 expressions), which is also how Omni-R1 Table 2's Overall column relates to its Referring and Reasoning columns.
 The official script has no single / multi-object subsets; Omni-R1 reports them without a definition, so here they
-are the expressions with exactly one and with two or more target objects, aggregated like the other subsets.
+are the referring and reasoning expressions with exactly one and with two or more target objects, aggregated like
+the other subsets. Expressions of any other ``type_id`` count in no subset, as in the official script.
 A sample that failed scores J = F = R = 0, as the official script scores a missing or unreadable prediction.
 """
 
@@ -108,14 +109,14 @@ def revos_table(records: Iterable[Mapping[str, Any]], official_rounding: bool = 
     Args:
         records: One per expression: ``key``, ``J``, ``F`` (fractions, means over the video's frames), ``R``
             (optional; the table's R is ``None`` unless every record of a group has one), ``exp_type``
-            (``"referring"`` / ``"reasoning"``) and ``num_objects``.
+            (``"referring"`` / ``"reasoning"``; other values count in no subset) and ``num_objects``.
         official_rounding: Round each expression's percentages to 2 decimals before averaging (official).
 
     Returns:
         ``{"referring", "reasoning", "single", "multi", "overall"}``, each ``{"J", "F", "JF", "R", "count"}``
         (values ``None`` for an empty group); overall's figures are the means of referring's and reasoning's.
     """
-    rows = check_records(records, ("J", "F", "exp_type", "num_objects"))
+    rows = [r for r in check_records(records, ("J", "F", "exp_type", "num_objects")) if r["exp_type"] in SUBSETS]
     table = {name: _group([r for r in rows if r["exp_type"] == name], official_rounding) for name in SUBSETS}
     table["single"] = _group([r for r in rows if int(r["num_objects"]) == 1], official_rounding)
     table["multi"] = _group([r for r in rows if int(r["num_objects"]) >= 2], official_rounding)

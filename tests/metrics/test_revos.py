@@ -91,6 +91,8 @@ def test_table_is_order_independent_and_handles_missing_groups():
     assert only_referring["reasoning"]["J"] is None and only_referring["overall"]["JF"] is None
     assert only_referring["referring"]["R"] is None  # R only when every record has it
     assert revos_table([])["overall"]["count"] == 0
+    other = {"key": "z", "J": 1.0, "F": 1.0, "exp_type": "type_2", "num_objects": 1}
+    assert revos_table([*rows, other]) == revos_table(rows)  # in no subset, as in the official script
 
 
 def test_table_refuses_incomplete_or_duplicate_records():
