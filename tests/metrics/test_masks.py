@@ -8,18 +8,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mask_cases import random_pair
+from scipy import ndimage
 
 from omni_r1_verl.metrics import boundary_f, boundary_map, boundary_radius, j_and_f, region_similarity
 from omni_r1_verl.metrics import masks as masks_module
 from omni_r1_verl.metrics import reference as ref
 
 
-def assert_matches_reference(pred, gt, bound_th=0.008, void=None):
+def edt_dilate(bmap, structure):
+    """Dilation by a disk through the exact Euclidean distance transform (fast for large radii)."""
+    return ndimage.distance_transform_edt(~bmap) <= structure.shape[0] // 2 if bmap.any() else bmap
+
+
+def assert_matches_reference(pred, gt, bound_th=0.008, void=None, dilate=None):
     j, f = j_and_f(pred, gt, void=void, bound_th=bound_th)
     for t in range(len(pred)):
         v = None if void is None else void[t]
         assert j[t] == pytest.approx(ref.frame_j(pred[t], gt[t], v), abs=1e-12), t
-        assert f[t] == pytest.approx(ref.frame_f(pred[t], gt[t], v, bound_th=bound_th), abs=1e-12), t
+        expected = ref.frame_f(pred[t], gt[t], v, bound_th=bound_th, dilate=dilate)
+        assert f[t] == pytest.approx(expected, abs=1e-12), t
 
 
 # --- the definition, by hand -------------------------------------------------------------------------------------
@@ -211,6 +218,14 @@ def test_larger_frame_with_the_720p_radius_matches_reference():
     gt[1] = np.abs(np.sin(xx / 9.0) * np.cos(yy / 7.0)) < 0.1
     pred = np.roll(gt, (5, 9), axis=(1, 2)) ^ (rng.random(gt.shape) > 0.995)
     assert_matches_reference(pred, gt, bound_th=12)  # the 1280x720 radius, where the disk pass is needed
+
+
+def test_radius_beyond_one_word_matches_reference():
+    rng = np.random.default_rng(8)
+    pred, gt = random_pair(rng, 2, 60, 200)
+    pred &= rng.random(pred.shape) > 0.9  # sparse boundaries far apart
+    gt &= rng.random(gt.shape) > 0.95
+    assert_matches_reference(pred, gt, bound_th=70, dilate=edt_dilate)
 
 
 def test_accepts_uint8_and_bool_alike():
