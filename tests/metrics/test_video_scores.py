@@ -91,3 +91,26 @@ def test_failed_sample_scores_zero():
     record = failed_video_scores(num_objects=2, robustness=True)
     assert record["J"] == record["F"] == record["JF"] == record["R"] == 0.0
     assert record["frames"] == 0 and len(record["objects"]) == 2
+
+
+def test_scores_from_the_ground_truth_store(tmp_path):
+    from omni_r1_verl.data import rle
+    from omni_r1_verl.data.gt_store import GroundTruthStore, GroundTruthWriter
+
+    rng = np.random.default_rng(5)
+    objects = rng.random((2, 6, 24, 32)) > 0.7
+    foreground = objects.any(axis=0) | (rng.random((6, 24, 32)) > 0.9)
+    with GroundTruthWriter(tmp_path / "gt") as writer:
+        ids = [writer.add_object(rle.encode(o), height=24, width=32) for o in objects]
+        fg = writer.add_object(rle.encode(foreground), height=24, width=32)
+        writer.add_sample("revos/valid/v/0", ids, num_frames=6, height=24, width=32, foreground=fg)
+    store = GroundTruthStore(tmp_path / "gt")
+    pred = objects[0] | (rng.random((6, 24, 32)) > 0.95)
+    acc = VideoAccumulator(robustness=True)
+    for frames in ([0, 1, 2], [3, 4], [5]):  # the evaluator's chunks, read from the store
+        acc.update(pred[frames], store.masks("revos/valid/v/0", frames), store.foreground("revos/valid/v/0", frames))
+    record = acc.result()
+    j, f = j_and_f(pred, objects.any(axis=0))
+    assert record["J"] == pytest.approx(j.mean()) and record["F"] == pytest.approx(f.mean())
+    assert record["R"] == pytest.approx(revos_robustness(pred, objects, foreground).mean())
+    assert len(record["objects"]) == 2
