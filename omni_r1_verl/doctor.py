@@ -281,7 +281,7 @@ def check_config(overrides: Sequence[str]) -> list[Check]:
         value = str(value)
         path = Path(os.path.expanduser(value))
         if path.exists():
-            checks.append(Check(f"{label} ({key})", True, str(path)))
+            checks.append(_thinker_check(f"{label} ({key})", path))
         elif _looks_like_hub_id(value):
             offline = os.getenv("HF_HUB_OFFLINE", "0") not in ("0", "")
             checks.append(
@@ -324,6 +324,17 @@ def check_config(overrides: Sequence[str]) -> list[Check]:
             )
         )
     return checks
+
+
+def _thinker_check(name: str, path: Path) -> Check:
+    """A Qwen2.5-Omni checkpoint: which layout it holds (thinker-only, full, ...), or why it cannot be loaded."""
+    from omni_r1_verl.models.qwen2_5_omni.checkpoint import CheckpointError, inspect_checkpoint
+
+    try:
+        info = inspect_checkpoint(path)
+    except CheckpointError as err:
+        return Check(name, False, str(err), "point it at a Qwen2.5-Omni (thinker-only or full) checkpoint directory")
+    return Check(name, True, f"{path}: {info.describe()}")
 
 
 def _system2_check(cfg) -> Check:

@@ -70,6 +70,13 @@ def test_doctor_reports_missing_checkpoint_of_a_config(tmp_path):
 def test_doctor_accepts_an_existing_checkpoint(tiny_assets):
     proc = _doctor("--no-ray", "+recipe=omni_r1", f"actor_rollout_ref.model.path={tiny_assets.thinker}")
     assert "[ok  ] policy (System 1) model (actor_rollout_ref.model.path)" in proc.stdout, proc.stdout[-3000:]
+    assert "thinker layout (Qwen2_5OmniThinkerForConditionalGeneration" in proc.stdout
+
+
+def test_doctor_refuses_a_checkpoint_of_the_wrong_kind(tiny_assets):
+    proc = _doctor("--no-ray", "+recipe=omni_r1", f"actor_rollout_ref.model.path={tiny_assets.sam2_hf}")
+    assert proc.returncode == 1
+    assert "is not a Qwen2.5-Omni checkpoint" in proc.stdout, proc.stdout[-3000:]
 
 
 def test_doctor_requires_system2_checkpoints_when_a_reward_reads_them(tiny_assets):

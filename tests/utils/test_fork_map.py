@@ -97,6 +97,29 @@ def test_a_worker_killed_once_is_replaced_and_its_item_retried(tmp_path):
     assert pool.deaths == 1 and pool.failures == 0
 
 
+class _DiesWhenPickled:
+    """A result whose pickling kills its worker once, as the out-of-memory killer would at the pickling peak."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        if not self.marker.exists():
+            self.marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return str, ("pickled",)
+
+
+def test_a_worker_killed_while_sending_its_result_is_replaced_and_the_item_retried(tmp_path):
+    # Workers sharing one result pipe under a lock (pebble's pool) stall here: the dead worker keeps the lock.
+    def fn(x):
+        return _DiesWhenPickled(tmp_path / "died") if x == 3 else x
+
+    pool = ForkMap(fn, list(range(8)), 2, lost=_lost)
+    assert list(pool) == [0, 1, 2, "pickled", 4, 5, 6, 7]
+    assert pool.deaths == 1 and pool.failures == 0
+
+
 def test_an_item_that_kills_every_worker_is_given_up_with_the_reason():
     def fn(x):
         if x == 2:
