@@ -30,6 +30,7 @@ MAY_IMPORT: dict[str, set[str] | None] = {
     "platform": {"contracts", "utils", "models"},
     "reward": {"contracts", "utils", "scoring"},
     "rollout": {"contracts", "utils", "scoring", "detail", "models", "data"},
+    "evaluation": {"contracts", "utils", "data", "scoring", "metrics", "detail", "models", "platform", "visualize"},
     # The top floor: entry points and tools.
     "cli": None,
     "demo": None,
@@ -48,6 +49,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "data": {"ray"},
     "visualize": {"verl", "ray", "torch"},
     "detail": {"verl"},
+    "evaluation": {"verl"},
 }
 
 #: The only modules of a package allowed a third-party root its package otherwise must not use.

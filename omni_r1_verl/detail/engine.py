@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +59,71 @@ class JobOutcome:
     unique_objects: int = 0
     total_objects: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+
+
+#: ``sink(frames, masks)`` of :meth:`DetailEngine.run_video`: positions in the request's frame list (int64 ``(T,)``)
+#: and the union of the predicted objects on those frames (bool ``(T, H, W)``, original resolution).
+VideoSink = Callable[[np.ndarray, np.ndarray], None]
+
+
+@dataclass
+class VideoOutcome:
+    """What :meth:`DetailEngine.run_video` did for one request.
+
+    Attributes:
+        status: ``ok`` (every frame's mask went to the sink), ``no_boxes`` / ``invalid_boxes`` (nothing to track: the
+            prediction is empty) or ``error`` (unreadable frames, a model failure; see ``message``).
+        keyframes: Per keyframe, the accepted boxes and the rejected-box count (no ground-truth boxes: the engine
+            does not read the ground truth here).
+        message: Why, for any status but ``ok``.
+        objects: SAM2 objects tracked.
+        frames: Frames delivered to the sink.
+        timings: Seconds per stage (``load_frames``, ``grounding``, ``segmentation`` (sink time included), ``total``).
+    """
+
+    status: DetailStatus
+    keyframes: tuple[KeyframeDetail, ...] = ()
+    message: str = ""
+    objects: int = 0
+    frames: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _FrameUnions:
+    """Folds the segmenter's per-(object, frame) masks into per-frame unions and hands complete frames to a sink.
+
+    A frame is complete once every object delivered its mask there (the segmenter delivers each pair exactly once,
+    forward frames first, then backward ones), so only the frames still waiting for an object are held.
+    """
+
+    def __init__(self, num_objects: int, chunk: int, sink: VideoSink) -> None:
+        self.num_objects = num_objects
+        self.chunk = max(1, chunk)
+        self.sink = sink
+        self.pending: dict[int, list] = {}
+        self.ready: list[tuple[int, np.ndarray]] = []
+        self.delivered = 0
+
+    def add(self, frame: int, indices: Sequence[int], masks: torch.Tensor) -> None:
+        union = masks.any(dim=0).cpu().numpy()
+        entry = self.pending.get(frame)
+        if entry is None:
+            entry = self.pending[frame] = [union, 0]
+        else:
+            entry[0] |= union
+        entry[1] += len(indices)
+        if entry[1] >= self.num_objects:
+            self.ready.append((frame, self.pending.pop(frame)[0]))
+            if len(self.ready) >= self.chunk:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.ready:
+            frames = np.array([f for f, _ in self.ready], dtype=np.int64)
+            masks = np.stack([m for _, m in self.ready])
+            self.ready = []
+            self.delivered += len(frames)
+            self.sink(frames, masks)
 
 
 class _Timer:
@@ -326,3 +391,64 @@ class DetailEngine:
             found = (mask_box(obj[frame]) for obj in gt_masks)
             boxes[frame] = [box for box in found if box is not None]
         return boxes
+
+    def run_video(self, request: DetailRequest, sink: VideoSink, chunk_frames: int = 8) -> VideoOutcome:
+        """System 2 over every frame of a request, masks streamed (evaluation; training uses :meth:`run_job`).
+
+        The keyframes are grounded on their full-resolution frames (or use their given boxes), the boxes become SAM2
+        objects (``sam2.association``), and SAM2 propagates them through every frame of ``request.frame_paths``
+        (``sam2.propagation``, both directions by default). Each frame's union mask goes to ``sink`` once, in
+        chunks of ``chunk_frames`` frames, in the order frames complete (not necessarily frame order); only frames
+        still waiting for an object are held. Never raises for bad input or a model failure.
+
+        Args:
+            request: The frames (a whole video for evaluation) and keyframes (``clip_index`` into ``frame_paths``).
+            sink: Receives ``(frame positions, masks)`` (see :data:`VideoSink`); an exception in it is an ``error``.
+            chunk_frames: Frames per sink call.
+
+        Returns:
+            The outcome (the sink saw every frame iff its status is ``ok``).
+        """
+        timer = _Timer()
+        start = time.perf_counter()
+        state = _Rollout(request, [[] for _ in request.keyframes], [0] * len(request.keyframes))
+        objects: list[ObjectPrompt] = []
+        unions = None
+        try:
+            with timer("load_frames"):
+                clip = load_clip(request.dataset_root, request.frame_paths)
+            with timer("grounding"):
+                self._collect_boxes([state], clip)
+            self._box_status(state)
+            if state.status is None:
+                objects = plan_objects([self._objects(state)]).objects
+                unions = _FrameUnions(len(objects), chunk_frames, sink)
+                with timer("segmentation"), torch.inference_mode():
+                    self.segmenter.propagate(clip, objects, unions.add)
+                    unions.flush()
+                if unions.delivered != clip.num_frames or unions.pending:
+                    delivered = f"{unions.delivered}/{clip.num_frames}"
+                    state.fail(DetailStatus.ERROR, f"the segmenter delivered {delivered} frames")
+        except Exception as err:  # noqa: BLE001 - unreadable frames, model or sink failures become an explicit error
+            logger.warning("detail video %s: %s: %s", request.gt_key, type(err).__name__, err)
+            state.fail(DetailStatus.ERROR, f"{type(err).__name__}: {err}")
+        finally:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+        keyframes = tuple(
+            KeyframeDetail(
+                frame=int(kf.clip_index),
+                description=kf.description,
+                pred_boxes=tuple(rounded_box(b) for b in state.accepted[k]),
+                rejected_boxes=state.rejected[k],
+            )
+            for k, kf in enumerate(request.keyframes)
+        )
+        return VideoOutcome(
+            status=state.status or DetailStatus.OK,
+            keyframes=keyframes,
+            message=state.error,
+            objects=len(objects),
+            frames=unions.delivered if unions is not None else 0,
+            timings={**timer.seconds, "total": time.perf_counter() - start},
+        )
