@@ -156,7 +156,8 @@ def _context(ground_truth: GroundTruth | str | Mapping[str, Any], extra_info: Ma
             flags["clip_missing"] = 1.0
         indices, num_frames, fps = None, gt.num_frames, DEFAULT_FPS
     else:
-        (indices, fps), num_frames = clip, len(clip[0])
+        indices, fps = clip
+        num_frames = len(indices)
     areas = None
     if gt.areas:
         full = np.asarray(gt.areas, dtype=np.float64).reshape(gt.num_objects, gt.num_frames)
