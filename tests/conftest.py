@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -88,6 +89,7 @@ def ray_head():
         except ProcessLookupError:
             pass
         head.wait()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.fixture

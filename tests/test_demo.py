@@ -37,39 +37,39 @@ def test_cluster_shortfall_names_what_a_small_cluster_lacks():
     ]
 
 
-# main_ppo's own call: ray.init(**ray_kwargs.ray_init) when Ray is not initialized (the runtime env it merges in
-# plays no part in attaching).
-_INIT_LIKE_MAIN_PPO = """
+# main_ppo's own call, ray.init(**ray_kwargs.ray_init) when Ray is not initialized (the runtime env it merges in
+# plays no part in attaching): refused with cpu_tiny's sizes, attached without them; then the demo's resource check.
+_ATTACH_LIKE_MAIN_PPO = """
 import json, sys
 import ray
 from omegaconf import OmegaConf
 from omni_r1_verl.doctor import compose_config
 from omni_r1_verl.demo import cluster_problem
 
-overrides = json.loads(sys.argv[1])
-kwargs = OmegaConf.to_container(compose_config(overrides).ray_kwargs.ray_init, resolve=True)
-try:
-    ray.init(**kwargs)
-except ValueError as err:
-    print("REFUSED", err)
-else:
-    print("ATTACHED", int(ray.cluster_resources()["CPU"]))
-    ray.shutdown()
-print("PROBLEM", cluster_problem("the head", json.loads(sys.argv[2])))
+own, attached = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for overrides in (own, attached):
+    kwargs = OmegaConf.to_container(compose_config(overrides).ray_kwargs.ray_init, resolve=True)
+    try:
+        ray.init(**kwargs)
+    except ValueError as err:
+        print("REFUSED", err)
+    else:
+        print("ATTACHED", int(ray.cluster_resources()["CPU"]))
+        ray.shutdown()
+print("PROBLEM", cluster_problem("the head", own))
 """
 
 
 @pytest.mark.ray
 def test_cpu_tiny_attaches_to_a_running_head_only_without_its_sizes(ray_head):
-    def run(overrides):
-        args = [json.dumps(overrides), json.dumps(demo_overrides(PATHS))]
-        command = [sys.executable, "-c", _INIT_LIKE_MAIN_PPO, *args]
-        proc = subprocess.run(command, capture_output=True, text=True, env=ray_head, timeout=300)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return proc.stdout
-
-    out = run(demo_overrides(PATHS, attach=True))
-    assert "ATTACHED 1" in out  # the head's 1 CPU, not the 16 cpu_tiny would size a cluster of its own with
-    assert "PROBLEM the Ray cluster at the head is too small for the demo (CPU: the run declares 16" in out
-    assert "GPU: the run declares 1, the cluster offers 0" in out and "RAY_ADDRESS=local" in out
-    assert "REFUSED When connecting to an existing cluster, num_cpus and num_gpus" in run(demo_overrides(PATHS))
+    own, attached = demo_overrides(PATHS), demo_overrides(PATHS, attach=True)
+    command = [sys.executable, "-c", _ATTACH_LIKE_MAIN_PPO, json.dumps(own), json.dumps(attached)]
+    proc = subprocess.run(command, capture_output=True, text=True, env=ray_head, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    refused, attach, problem = [
+        line for line in proc.stdout.splitlines() if line.startswith(("REFUSED", "ATTACHED", "PROBLEM"))
+    ]
+    assert refused.startswith("REFUSED When connecting to an existing cluster, num_cpus and num_gpus")
+    assert attach == "ATTACHED 1"  # the head's 1 CPU, not the 16 cpu_tiny would size a cluster of its own with
+    assert problem.startswith("PROBLEM the Ray cluster at the head is too small for the demo (CPU: the run declares 16")
+    assert "GPU: the run declares 1, the cluster offers 0" in problem and "RAY_ADDRESS=local" in problem
