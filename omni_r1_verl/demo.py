@@ -9,16 +9,26 @@
   prepare`), the same files ``omni-r1 prepare`` writes for the real datasets.
 
 :func:`demo_overrides` gives the Hydra overrides of the run: the ``omni_r1`` recipe on the ``cpu_tiny`` platform,
-the tiny thinker, both datasets. ``omni-r1 demo`` (:mod:`omni_r1_verl.cli.demo`) runs it.
+the tiny thinker, both datasets. ``omni-r1 demo`` (:mod:`omni_r1_verl.cli.demo`) runs it, on a Ray cluster of its
+own or attached to a running one (:data:`ATTACH_OVERRIDES`, :func:`cluster_shortfall`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
+
+#: ``cpu_tiny``'s ``ray_init`` arguments that size a cluster Ray starts itself; Ray rejects them when ``main_ppo``
+#: attaches to a running cluster (RAY_ADDRESS, or a ``ray start`` head on this machine), which brings its own sizes.
+ATTACH_OVERRIDES: tuple[str, ...] = (
+    "ray_kwargs.ray_init.num_cpus=null",
+    "ray_kwargs.ray_init.num_gpus=null",
+    "ray_kwargs.ray_init._system_config=null",
+)
 
 #: Synthetic datasets of the demo: name -> (split, writer keyword arguments).
 DEMO_DATASETS: dict[str, tuple[str, dict]] = {
@@ -97,19 +107,20 @@ def prepare_demo(root: str | Path, *, seed: int = 0, tiny_dir: str | Path | None
     )
 
 
-def demo_overrides(paths: DemoPaths, *, steps: int = 2, use_v1: bool = True) -> list[str]:
+def demo_overrides(paths: DemoPaths, *, steps: int = 2, use_v1: bool = True, attach: bool = False) -> list[str]:
     """Hydra overrides of the demo run (further user overrides go after them and win).
 
     Args:
         paths: From :func:`prepare_demo`.
         steps: GRPO steps.
         use_v1: verl's default V1 trainer with TransferQueue (``True``) or the legacy trainer.
+        attach: ``main_ppo`` will attach to a running Ray cluster: drop the cluster sizes (:data:`ATTACH_OVERRIDES`).
 
     Returns:
         The overrides.
     """
     files = ",".join(str(f) for f in paths.train_files)
-    return [
+    overrides = [
         "+recipe=omni_r1",
         "+recipe/platform=cpu_tiny",
         f"actor_rollout_ref.model.path={paths.thinker}",
@@ -134,3 +145,58 @@ def demo_overrides(paths: DemoPaths, *, steps: int = 2, use_v1: bool = True) -> 
         f"system2.grounding.model_path={paths.thinker}",
         "system2.grounding.max_new_tokens=16",
     ]
+    if attach:
+        overrides += ATTACH_OVERRIDES
+    return overrides
+
+
+def cluster_shortfall(overrides: list[str], resources: dict[str, float]) -> list[str]:
+    """What a running cluster lacks for a run.
+
+    The ``cpu_tiny`` platform sizes its own cluster with ``ray_init.num_cpus`` logical CPUs and ``num_gpus`` logical
+    GPUs (FSDP ranks on the ``cpu`` platform); an attached cluster must offer as many.
+
+    Args:
+        overrides: The run's Hydra overrides, without :data:`ATTACH_OVERRIDES`.
+        resources: The cluster's ``ray.cluster_resources()``.
+
+    Returns:
+        One line per missing resource (empty when the cluster suffices).
+    """
+    from omegaconf import OmegaConf
+
+    from omni_r1_verl.doctor import compose_config
+
+    cfg = compose_config(overrides)
+    missing = []
+    for key, resource in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
+        needed = OmegaConf.select(cfg, f"ray_kwargs.ray_init.{key}", default=None)
+        offered = resources.get(resource, 0.0)
+        if needed is not None and offered < float(needed):
+            missing.append(f"{resource}: the run declares {float(needed):g}, the cluster offers {offered:g}")
+    return missing
+
+
+def cluster_problem(address: str, overrides: list[str]) -> str | None:
+    """Why the running cluster cannot host a run, or ``None`` (connects to it for a moment; never raises).
+
+    Args:
+        address: The cluster's address (:func:`omni_r1_verl.ray_cluster.attach_address`), for the message.
+        overrides: The run's Hydra overrides, without :data:`ATTACH_OVERRIDES`.
+
+    Returns:
+        A one-line explanation with its fix, or ``None`` when the cluster suffices.
+    """
+    from omni_r1_verl.ray_cluster import cluster_resources
+
+    try:
+        missing = cluster_shortfall(overrides, cluster_resources())
+    except Exception as err:  # noqa: BLE001 - a cluster we cannot use is reported, not raised
+        auth = "" if os.environ.get("RAY_AUTH_MODE") else " (with token authentication, set RAY_AUTH_MODE=token)"
+        return f"cannot use the Ray cluster at {address}{auth}: {err}"
+    if not missing:
+        return None
+    return (
+        f"the Ray cluster at {address} is too small for the demo ({'; '.join(missing)}): start it with logical slots "
+        "(`ray start --head --num-cpus=16 --num-gpus=1`), or run beside it with RAY_ADDRESS=local"
+    )

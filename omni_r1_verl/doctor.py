@@ -155,11 +155,12 @@ def _plugin_status_in_worker() -> dict[str, Any]:
 
 
 def check_plugin_in_ray_worker(timeout_s: float = 180.0) -> Check:
-    """Start a throw-away local Ray cluster and check the plugin inside a fresh worker process.
+    """Check the plugin inside a fresh Ray worker process, on the cluster this machine's drivers use.
 
     This is where verl's own actors (reward workers, agent-loop workers) resolve our names, and where a plugin that
     loads in the driver can still be missing (another interpreter, a stale install on a node, a filtered
-    ``VERL_USE_EXTERNAL_PLUGINS``).
+    ``VERL_USE_EXTERNAL_PLUGINS``). With ``RAY_ADDRESS`` set or a ``ray start`` head running, the worker runs on
+    that cluster (attaching takes no sizing arguments); otherwise on a throw-away one-CPU local cluster.
 
     Args:
         timeout_s: How long to wait for the worker.
@@ -169,20 +170,37 @@ def check_plugin_in_ray_worker(timeout_s: float = 180.0) -> Check:
     """
     import ray
 
+    from omni_r1_verl.ray_cluster import attach_address
+
     name = "verl plugin (fresh Ray worker)"
     started_here = not ray.is_initialized()
+    address = attach_address() if started_here else None
+    if not started_here:
+        where = "this process's Ray cluster"
+    elif address:
+        where = f"the running cluster at {address}"
+    else:
+        where = "a throw-away local cluster"
     try:
-        if started_here:
+        if started_here and address:  # attaching: sizing arguments are errors
+            ray.init(log_to_driver=False, namespace="omni_r1_doctor")
+        elif started_here:
             ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, namespace="omni_r1_doctor")
         probe = ray.remote(num_cpus=0)(_plugin_status_in_worker)
         status = ray.get(probe.remote(), timeout=timeout_s)
     except Exception as err:  # noqa: BLE001 - any failure to start Ray is a finding, not a crash
-        return Check(name, False, f"could not run a Ray worker: {err}", "check `ray status` / free memory, then retry")
+        fix = "check `ray status` / free memory, then retry"
+        if address:
+            fix = (
+                "with token authentication set RAY_AUTH_MODE=token; install omni-r1-verl on every node of that "
+                "cluster; or check beside it on a cluster of its own: RAY_ADDRESS=local omni-r1 doctor"
+            )
+        return Check(name, False, f"could not run a Ray worker on {where}: {err}", fix)
     finally:
         if started_here and ray.is_initialized():
-            ray.shutdown()
+            ray.shutdown()  # only disconnects from a running cluster
     ok = bool(status["loaded"])
-    detail = f"pid {status['pid']}: " + ("registered" if ok else "; ".join(status["problems"]))
+    detail = f"pid {status['pid']} on {where}: " + ("registered" if ok else "; ".join(status["problems"]))
     return Check(name, ok, detail, None if ok else "; ".join(status["fixes"]))
 
 
@@ -364,7 +382,8 @@ def run_all(overrides: Sequence[str] = (), with_ray: bool = True) -> list[Check]
 
     Args:
         overrides: Hydra overrides; when empty, config checks are skipped.
-        with_ray: Also check the plugin inside a fresh Ray worker (starts a local Ray cluster, ~10-30 s).
+        with_ray: Also check the plugin inside a fresh Ray worker (on the running cluster, else on a local one it
+            starts, ~10-30 s).
 
     Returns:
         All findings in order.

@@ -37,6 +37,7 @@ MAY_IMPORT: dict[str, set[str] | None] = {
     "doctor": None,
     "config_reference": None,
     "plugin_check": None,
+    "ray_cluster": None,
     "verl_plugin": None,
 }
 

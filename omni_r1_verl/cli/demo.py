@@ -8,6 +8,11 @@ OUT_DIR, then runs verl's own trainer on them:
 
 Anything after OUT_DIR is passed to main_ppo as a Hydra override and wins over the demo's values.
 
+Ray: with RAY_ADDRESS set, or a `ray start` head running on this machine, the run attaches to that cluster (the
+platform's cluster sizes are dropped; the cluster must offer the 16 logical CPUs and 1 logical GPU the platform
+declares, e.g. `ray start --head --num-cpus=16 --num-gpus=1`). RAY_ADDRESS=local runs it on a cluster of its own
+beside a running one.
+
 examples:
   omni-r1 demo /tmp/omni-r1-demo
   omni-r1 demo /tmp/omni-r1-demo --steps 3 actor_rollout_ref.rollout.n=4
@@ -55,13 +60,27 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         ``main_ppo``'s exit status.
     """
-    from omni_r1_verl.demo import demo_overrides, prepare_demo
+    from omni_r1_verl.demo import cluster_problem, demo_overrides, prepare_demo
+    from omni_r1_verl.ray_cluster import attach_address
 
     if args.steps < 1:
         print("omni-r1 demo: --steps must be >= 1", file=sys.stderr)
         return 2
     paths = prepare_demo(args.out_dir, seed=args.seed, tiny_dir=args.tiny_dir)
-    overrides = demo_overrides(paths, steps=args.steps, use_v1=args.trainer == "v1") + list(args.overrides)
+    address = attach_address()
+    run_kwargs = {"steps": args.steps, "use_v1": args.trainer == "v1"}
+    overrides = demo_overrides(paths, **run_kwargs, attach=address is not None) + list(args.overrides)
+    if address is not None:
+        print(
+            f"omni-r1 demo: attaching to the Ray cluster at {address} (RAY_ADDRESS or the latest `ray start` head); "
+            "RAY_ADDRESS=local runs the demo on a cluster of its own instead",
+            flush=True,
+        )
+        sized = demo_overrides(paths, **run_kwargs) + list(args.overrides)
+        problem = None if args.print_command else cluster_problem(address, sized)
+        if problem:
+            print(f"omni-r1 demo: {problem}", file=sys.stderr)
+            return 2
     command = [sys.executable, "-m", "verl.trainer.main_ppo", *overrides]
     print("$ " + shlex.join(command), flush=True)
     if args.print_command:

@@ -1,7 +1,9 @@
 """Check an omni-r1-verl install: versions, the verl plugin (here and inside a fresh Ray worker), GPUs, decoders,
 and, given Hydra overrides, the checkpoints and data files that config points to.
 
-Exits non-zero when an error-level check fails; each failure prints a one-line fix.
+Exits non-zero when an error-level check fails; each failure prints a one-line fix. The Ray worker runs on the
+cluster this machine's drivers join (RAY_ADDRESS, or the head of the latest `ray start`), else on a throw-away local
+cluster; RAY_ADDRESS=local checks on a local cluster beside a running one.
 
 examples:
   omni-r1 doctor

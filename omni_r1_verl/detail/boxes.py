@@ -2,9 +2,10 @@
 
 Grounding models answer in free text around JSON, e.g. a fenced ``[{"bbox_2d": [x1, y1, x2, y2], "label": ..}]``,
 optionally inside ``<answer>...</answer>`` (VisionReasoner / Seg-Zero prompts). :func:`parse_boxes` reads every
-``bbox_2d`` it can find with ``json`` only (never ``eval``), counts entries that are not four numbers, and never
-raises. :func:`to_original` maps model coordinates back to original pixels with the same ``smart_resize`` sizes the
-model saw, and :func:`validate_box` rejects what cannot prompt SAM2.
+``bbox_2d`` it can find with ``json`` only (never ``eval``), counts entries that are not four finite numbers, and
+never raises, in time linear in the text (:mod:`omni_r1_verl.utils.model_output`). :func:`to_original` maps model
+coordinates back to original pixels with the same ``smart_resize`` sizes the model saw, and :func:`validate_box`
+rejects what cannot prompt SAM2.
 """
 
 from __future__ import annotations
@@ -12,18 +13,19 @@ from __future__ import annotations
 import enum
 import json
 import math
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from omni_r1_verl.utils.model_output import finite_float, json_spans, load_json, tagged_span
 from omni_r1_verl.utils.vision import box_to_original
 
 Box = tuple[float, float, float, float]
 
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+#: Characters of a grounding answer read for boxes (the rest is dropped and flagged; bounds the parser's work).
+MAX_BOX_TEXT_CHARS = 20_000
 _BOX_KEYS = ("bbox_2d", "bbox", "box_2d", "box")
 
 
@@ -43,29 +45,36 @@ class ParsedBoxes:
 
     Attributes:
         boxes: Boxes in the model's coordinate frame, in answer order.
-        malformed: Box entries that were not four finite numbers.
+        malformed: Box entries that were not four finite numbers (NaN, infinities and integers beyond float range
+            included).
+        truncated: The text was longer than :data:`MAX_BOX_TEXT_CHARS`; only its beginning was read.
     """
 
     boxes: list[Box]
     malformed: int = 0
+    truncated: bool = False
 
 
-def parse_boxes(text: str) -> ParsedBoxes:
+def parse_boxes(text: str, max_chars: int = MAX_BOX_TEXT_CHARS) -> ParsedBoxes:
     """Read every box of a grounding answer.
 
     The ``<answer>`` block is used when present, else the whole text. Each JSON value found (the whole text,
-    fenced blocks, or bracketed spans) is searched for objects with a ``bbox_2d``-like key.
+    fenced blocks, or bracketed spans; the complete values of a truncated list too) is searched for objects with a
+    ``bbox_2d``-like key.
 
     Args:
         text: The model's decoded output.
+        max_chars: Characters of the answer read.
 
     Returns:
-        Boxes and the count of malformed entries (never raises).
+        Boxes and the count of malformed entries (never raises; linear time).
     """
     if not isinstance(text, str):
         return ParsedBoxes([], 0)
-    match = _ANSWER.search(text)
-    body = match.group(1) if match else text
+    span = tagged_span(text, "answer")
+    body = text[span[0] : span[1]] if span else text
+    truncated = len(body) > max_chars
+    body = body[:max_chars]
     boxes: list[Box] = []
     malformed = 0
     for value in _json_values(body):
@@ -75,46 +84,24 @@ def parse_boxes(text: str) -> ParsedBoxes:
                 malformed += 1
             else:
                 boxes.append(box)
-    return ParsedBoxes(boxes, malformed)
+    return ParsedBoxes(boxes, malformed, truncated)
 
 
 def _json_values(text: str) -> Iterator[Any]:
-    """Top-level JSON values in ``text``: the whole text if it parses, else each balanced ``[..]``/``{..}`` span."""
+    """Top-level JSON values in ``text``: the whole text if it parses, else each outer bracketed span that does."""
     stripped = text.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
     try:
         yield json.loads(stripped)
         return
     except (ValueError, RecursionError):
         pass
-    for start, end in _balanced_spans(text):
-        try:
-            yield json.loads(text[start:end])
-        except (ValueError, RecursionError):
+    for start, end in json_spans(text).values:
+        # Only spans that can hold a box are decoded: a box key, or the three commas of a bare box.
+        if text.find("box", start, end) < 0 and text.count(",", start, end) < 3:
             continue
-
-
-def _balanced_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Outermost balanced bracket spans, skipping brackets inside JSON strings."""
-    depth, start, in_string, escaped = 0, -1, False, False
-    for i, ch in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == '"' and depth > 0:
-            in_string = True
-        elif ch in "[{":
-            if depth == 0:
-                start = i
-            depth += 1
-        elif ch in "]}" and depth > 0:
-            depth -= 1
-            if depth == 0:
-                yield start, i + 1
+        value, ok = load_json(text, start, end)
+        if ok:
+            yield value
 
 
 def _box_entries(value: Any, depth: int = 0, bare_ok: bool = True) -> Iterator[Any]:
@@ -158,9 +145,10 @@ def _as_box(raw: Any) -> Box | None:
                 v = float(v)
             except ValueError:
                 return None
-        if not _is_number(v) or not math.isfinite(float(v)):
+        number = finite_float(v)
+        if number is None:
             return None
-        values.append(float(v))
+        values.append(number)
     return (values[0], values[1], values[2], values[3])
 
 
@@ -203,7 +191,12 @@ def validate_box(box: Sequence[float], height: int, width: int, min_size: float 
     """
     if len(box) != 4:
         return Rejection.MALFORMED
-    x1, y1, x2, y2 = (float(v) for v in box)
+    try:
+        x1, y1, x2, y2 = (float(v) for v in box)
+    except OverflowError:  # an integer beyond float range
+        return Rejection.NON_FINITE
+    except (TypeError, ValueError):
+        return Rejection.MALFORMED
     if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
         return Rejection.NON_FINITE
     if x2 < x1 or y2 < y1:

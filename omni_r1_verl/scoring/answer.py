@@ -1,7 +1,10 @@
 """System-1 answer parsing: ``<think>``/``<answer>`` blocks, JSON moments, times, and their clip frames.
 
 :func:`parse_answer` is shared by the agent loop (to build System-2 requests) and the reward (to score), so both
-see the same moments and keyframes. It never raises: every problem is named in the result.
+see the same moments and keyframes. It never raises, whatever the text and the numbers in it (every problem is named
+in the result), and its work is linear in the text and independent of the clip length: tags are found with
+``str.find``, JSON blocks with one bracket scan (:mod:`omni_r1_verl.utils.model_output`), a moment's frames are a
+``range``.
 
 Time convention: sampled clip frame ``k`` sits at ``k / fps`` seconds of "virtual time" (``fps`` = 2 in the
 recipe). A moment ``[start, end]`` covers the clip frames ``floor(start * fps) .. floor(end * fps)`` (capped at the
@@ -11,7 +14,6 @@ last frame), so it always covers at least one frame. ``"mm:ss.ff"`` is read as r
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -19,14 +21,16 @@ from enum import Enum
 from typing import Any
 
 from omni_r1_verl.scoring.config import AnswerConfig
+from omni_r1_verl.utils.model_output import finite_float, json_spans, load_json, tagged_span
 
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
-_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
+#: Longest time string read (the time patterns below only ever see this many characters).
+MAX_TIME_CHARS = 32
 # [hh:]mm:ss[.fraction], optional trailing "s"; or plain seconds.
 _CLOCK = re.compile(r"^\s*(?:(\d{1,3}):)?(\d{1,4}):(\d{1,4}(?:\.\d+)?)\s*s?\s*$")
 _SECONDS = re.compile(r"^\s*(\d{1,6}(?:\.\d+)?)\s*s?\s*$")
 _EPS = 1e-6
-_DECODER = json.JSONDecoder()
+#: Largest clip accepted (frame counts beyond it are a bad clip, which keeps ``frames / fps`` in float range).
+MAX_CLIP_FRAMES = 2**31
 
 
 class Problem(str, Enum):
@@ -62,7 +66,7 @@ class Moment:
         start: Start in seconds, ``None`` when missing or unparsable.
         end: End in seconds, ``None`` when missing or unparsable.
         description: The single-image description, ``None`` when missing or not a non-empty string.
-        frames: Clip frame indices the moment covers (empty unless the times are valid).
+        frames: Clip frame indices the moment covers, as a ``range`` (empty unless the times are valid).
         problems: What is wrong with the block (empty for a valid moment).
     """
 
@@ -70,7 +74,7 @@ class Moment:
     start: float | None = None
     end: float | None = None
     description: str | None = None
-    frames: tuple[int, ...] = ()
+    frames: range = range(0)
     problems: tuple[Problem, ...] = ()
 
     @property
@@ -144,7 +148,8 @@ def parse_time(value: Any) -> float | None:
     """Read a moment time as seconds.
 
     Accepts ``"mm:ss"``, ``"mm:ss.f..."`` (any number of fraction digits, read as a decimal fraction),
-    ``"hh:mm:ss[.f]"``, plain seconds (``"3.5"``, ``"3.5s"``) and finite non-negative JSON numbers.
+    ``"hh:mm:ss[.f]"``, plain seconds (``"3.5"``, ``"3.5s"``) and finite non-negative JSON numbers. Never raises:
+    NaN, infinities, integers beyond float range, strings over :data:`MAX_TIME_CHARS` and other types give ``None``.
 
     Args:
         value: The JSON value of ``start_time`` / ``end_time``.
@@ -152,12 +157,10 @@ def parse_time(value: Any) -> float | None:
     Returns:
         Seconds, or ``None`` when the value is not a time.
     """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    if not isinstance(value, str) or len(value) > 32:
+    if not isinstance(value, str):
+        seconds = finite_float(value)
+        return seconds if seconds is not None and seconds >= 0 else None
+    if len(value) > MAX_TIME_CHARS:
         return None
     m = _CLOCK.match(value)
     if m:
@@ -182,26 +185,14 @@ def time_to_frame(seconds: float, num_frames: int, fps: float) -> int:
 
 
 def iter_json_blocks(text: str):
-    """Yield ``(value or None, ok)`` for each JSON object in ``text``, left to right (never raises).
+    """Yield ``(value or None, ok)`` for each JSON object of ``text``, left to right (never raises; linear time).
 
-    Lists are walked into (each object element is a block). A ``{`` that does not start valid JSON yields a
-    failed block and the scan resumes after the next ``}`` (a flat malformed block counts once, as in the
-    reference's regex).
+    Lists are transparent (each object element of ``[{..}, {..}]`` is a block); objects nested in an object belong
+    to it. An object that is not valid JSON, or is never closed, yields one failed block, and the scan goes on after
+    it (see :func:`omni_r1_verl.utils.model_output.json_spans`).
     """
-    pos, n = 0, len(text)
-    while pos < n:
-        start = text.find("{", pos)
-        if start < 0:
-            return
-        try:
-            value, end = _DECODER.raw_decode(text, start)
-        except (ValueError, RecursionError):
-            yield None, False
-            close = text.find("}", start + 1)
-            pos = n if close < 0 else close + 1
-            continue
-        yield value, True
-        pos = end
+    for start, end, closed in json_spans(text).objects:
+        yield load_json(text, start, end) if closed else (None, False)
 
 
 def _parse_block(index: int, value: Any, ok: bool, num_frames: int, fps: float) -> Moment:
@@ -220,7 +211,7 @@ def _parse_block(index: int, value: Any, ok: bool, num_frames: int, fps: float) 
     description = raw_desc.strip() if isinstance(raw_desc, str) and raw_desc.strip() else None
     if "description" in value and description is None:
         problems.append(Problem.BAD_DESCRIPTION)
-    frames: tuple[int, ...] = ()
+    frames = range(0)
     if start is not None and end is not None:
         if start > end + _EPS:
             problems.append(Problem.START_AFTER_END)
@@ -228,7 +219,7 @@ def _parse_block(index: int, value: Any, ok: bool, num_frames: int, fps: float) 
             problems.append(Problem.OUT_OF_RANGE)
         else:
             first, last = time_to_frame(start, num_frames, fps), time_to_frame(end, num_frames, fps)
-            frames = tuple(range(first, last + 1))
+            frames = range(first, last + 1)
     return Moment(index, start, end, description, frames, tuple(problems))
 
 
@@ -236,7 +227,8 @@ def select_keyframes(moments: tuple[Moment, ...], max_keyframes: int) -> tuple[K
     """Frames to ground, in priority order: each valid moment's first frame (answer order), then the
     remaining frames of the moments, without repeats, capped at ``max_keyframes``.
 
-    A frame is described by the first moment (in answer order) that covers it.
+    A frame is described by the first moment (in answer order) that covers it. The work is
+    O(moments x max_keyframes), whatever the moments' lengths.
 
     Args:
         moments: Parsed moments.
@@ -246,12 +238,19 @@ def select_keyframes(moments: tuple[Moment, ...], max_keyframes: int) -> tuple[K
         The keyframes.
     """
     valid = [m for m in moments if m.valid]
-    order: list[int] = []
-    for frames_of in (lambda m: m.frames[:1], lambda m: m.frames[1:]):
-        for m in valid:
-            order.extend(f for f in frames_of(m) if f not in order)
+    chosen: dict[int, None] = {}  # insertion-ordered set
+    for m in valid:
+        if len(chosen) >= max_keyframes:
+            break
+        chosen.setdefault(m.frames[0])
+    for m in valid:
+        # Each moment adds frames until the cap; it skips at most len(chosen) <= max_keyframes repeats.
+        for f in m.frames[1:]:
+            if len(chosen) >= max_keyframes:
+                break
+            chosen.setdefault(f)
     keyframes = []
-    for f in order[:max_keyframes]:
+    for f in chosen:
         owner = next(m for m in valid if f in m.frames)
         keyframes.append(Keyframe(frame=f, description=owner.description or "", moment=owner.index))
     return tuple(keyframes)
@@ -260,6 +259,16 @@ def select_keyframes(moments: tuple[Moment, ...], max_keyframes: int) -> tuple[K
 def _count_duplicates(moments: list[Moment]) -> int:
     spans = [m.frames for m in moments if m.valid]
     return len(spans) - len(set(spans))
+
+
+def _clip(num_frames: Any, fps: Any) -> tuple[int, float] | None:
+    """``(num_frames, fps)`` when they describe a usable clip, else ``None`` (never raises)."""
+    try:
+        frames, rate = int(num_frames), float(fps)
+        ok = 1 <= frames <= MAX_CLIP_FRAMES and math.isfinite(rate) and rate > 0 and math.isfinite(frames / rate)
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        return None
+    return (frames, rate) if ok else None
 
 
 def parse_answer(text: Any, num_frames: int, fps: float, config: AnswerConfig | None = None) -> ParsedAnswer:
@@ -282,24 +291,23 @@ def parse_answer(text: Any, num_frames: int, fps: float, config: AnswerConfig | 
     if not isinstance(text, str):
         problems.add(Problem.NOT_TEXT)
         text = ""
-    try:
-        num_frames, fps = int(num_frames), float(fps)
-    except (TypeError, ValueError, OverflowError):
-        num_frames, fps = 0, 0.0
-    if num_frames < 1 or not math.isfinite(fps) or fps <= 0:
+    clip = _clip(num_frames, fps)
+    if clip is None:
         problems.add(Problem.BAD_CLIP)
-        num_frames, fps = max(num_frames, 0), fps if math.isfinite(fps) and fps > 0 else 0.0
+        num_frames, fps = 0, 0.0
+    else:
+        num_frames, fps = clip
 
-    has_think = _THINK.search(text) is not None
+    has_think = tagged_span(text, "think") is not None
     if not has_think:
         problems.add(Problem.NO_THINK)
-    answers = _ANSWER.findall(text)
-    if not answers:
+    span = tagged_span(text, "answer")
+    if span is None:
         problems.update((Problem.NO_ANSWER, Problem.NO_VALID_MOMENT))
         return ParsedAnswer(has_think=has_think, num_frames=num_frames, fps=fps, problems=tuple(sorted(problems)))
-    if len(answers) > 1:
+    if tagged_span(text, "answer", span[1] + len("</answer>")) is not None:
         problems.add(Problem.MULTIPLE_ANSWERS)
-    answer = answers[0].strip()
+    answer = text[span[0] : span[1]].strip()
     if not answer:
         problems.add(Problem.EMPTY_ANSWER)
     if len(answer) > config.max_answer_chars:
@@ -307,14 +315,13 @@ def parse_answer(text: Any, num_frames: int, fps: float, config: AnswerConfig | 
         answer = answer[: config.max_answer_chars]
 
     moments: list[Moment] = []
-    dropped = 0
-    for value, ok in iter_json_blocks(answer):
-        if len(moments) >= config.max_moments:
-            dropped += 1
-            continue
-        if num_frames < 1 or fps <= 0:
+    blocks = json_spans(answer).objects
+    dropped = max(len(blocks) - config.max_moments, 0)  # counted, never decoded
+    for start, end, closed in blocks[: config.max_moments]:
+        if clip is None:
             moments.append(Moment(index=len(moments), problems=(Problem.BAD_CLIP,)))
             continue
+        value, ok = load_json(answer, start, end) if closed else (None, False)
         moments.append(_parse_block(len(moments), value, ok, num_frames, fps))
     if dropped:
         problems.add(Problem.TOO_MANY_MOMENTS)

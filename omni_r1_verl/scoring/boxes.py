@@ -4,19 +4,20 @@ Boxes are ``[x1, y1, x2, y2]`` in original-image pixels. With ``inclusive=True``
 GT boxes taken from mask extents) a box covers the pixels ``x1..x2`` and ``y1..y2``, so its width is
 ``x2 - x1 + 1``; with ``inclusive=False`` boxes are continuous and a zero-width box has zero area.
 
-Every function here returns finite numbers for any input: NaN / inf coordinates, inverted boxes and boxes
-outside the image are rejected (and counted), huge boxes are clipped to the image.
+Every function here returns finite numbers for any input: NaN / inf coordinates, integers beyond float range,
+inverted boxes and boxes outside the image are rejected (and counted), huge boxes are clipped to the image.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+from omni_r1_verl.utils.model_output import finite_float
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,9 @@ def _four_numbers(box: Any) -> tuple[float, float, float, float] | None:
         box = box.tolist()
     if not isinstance(box, Sequence) or isinstance(box, (str, bytes)) or len(box) != 4:
         return None
-    out = []
-    for v in box:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return None
-        v = float(v)
-        if not math.isfinite(v):
-            return None
-        out.append(v)
+    out = [finite_float(v) for v in box]
+    if any(v is None for v in out):
+        return None
     return out[0], out[1], out[2], out[3]
 
 

@@ -145,13 +145,20 @@ def consistency_terms(
 
     Returns:
         The terms. With no frame to count (every frame empty under ``skip``), the prediction is right (nothing
-        to segment, nothing segmented) and R_G = 1; with no frames at all, R_G = 0.
+        to segment, nothing segmented) and R_G = 1; with no frames at all, R_G = 0. Counts that are not finite
+        numbers (or beyond float range) make every term 0.
+
+    Raises:
+        ValueError: If the two lengths differ.
     """
-    inter = np.asarray(intersection, dtype=np.float64).reshape(-1)
-    uni = np.asarray(union, dtype=np.float64).reshape(-1)
+    try:
+        inter = np.asarray(intersection, dtype=np.float64).reshape(-1)
+        uni = np.asarray(union, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError, OverflowError):
+        return ConsistencyTerms()
     if inter.shape != uni.shape:
         raise ValueError(f"intersection {inter.shape} and union {uni.shape} differ")
-    if inter.size == 0:
+    if inter.size == 0 or not (np.isfinite(inter).all() and np.isfinite(uni).all()):
         return ConsistencyTerms()
     empty = uni <= 0
     num_empty = int(empty.sum())

@@ -11,7 +11,9 @@ terms are 0 when J = 0), the valid moments s with frame sets D_s, ``A`` their co
     saliency   = mean over grounded keyframes f of S[f] / max_t S[t],   S[t] = total GT area in clip frame t
 
 ``vis(D)`` is the fraction of (object, frame) cells of D in which the object is visible. ``saliency`` enters the
-total with its own weight (a_K_ratio, 0 in the recipe).
+total with its own weight (a_K_ratio, 0 in the recipe). Moments are frame ranges, so the work is O(J log J) plus
+numpy reductions over the GT areas, whatever the moments' lengths. :func:`keyframe_ranges` gives each term's exact
+bounds (``docs/rewards.md`` states them; a test checks the two agree).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from omni_r1_verl.scoring.answer import ParsedAnswer
-from omni_r1_verl.scoring.config import KeyframeConfig
+from omni_r1_verl.scoring.config import AnswerConfig, KeyframeConfig
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,48 @@ def count_term(selected: int, config: KeyframeConfig) -> float:
     return c * (2 * k0 - selected)
 
 
+def _union_length(ranges: list[range]) -> int:
+    """Number of distinct integers in the union of step-1 ranges."""
+    total, reach = 0, None
+    for r in sorted((r for r in ranges if len(r)), key=lambda r: r.start):
+        if reach is None or r.start >= reach:
+            total, reach = total + len(r), r.stop
+        elif r.stop > reach:
+            total, reach = total + r.stop - reach, r.stop
+    return total
+
+
+def keyframe_ranges(
+    config: KeyframeConfig, num_frames: int, max_moments: int | None = None
+) -> dict[str, tuple[float, float]]:
+    """Bounds of the R_K terms over every possible answer on an F-frame clip (both ends are reached).
+
+    Args:
+        config: R_K constants (the diversity bound assumes non-negative penalties, as in the defaults).
+        num_frames: F, frames of the clip.
+        max_moments: M, moments read from an answer (``AnswerConfig().max_moments`` when ``None``).
+
+    Returns:
+        ``{"keyframe_answer": (low, high), "keyframe_count": ..., "keyframe_diversity": ...}``.
+    """
+    m = AnswerConfig().max_moments if max_moments is None else max_moments
+    f = max(num_frames, 0)
+    # answer: 0 without blocks; else match_reward plus, per block, a share in [0, 1] of each other credit.
+    credits = (config.element_reward, config.time_consistency_reward, config.visibility_reward)
+    low = config.match_reward + sum(min(c, 0.0) for c in credits)
+    high = config.match_reward + sum(max(c, 0.0) for c in credits)
+    # count: piecewise linear in u = 0..F with breaks at the target (and one past it for the reference shape).
+    k0 = config.target_count
+    counts = [count_term(u, config) for u in {0, min(k0, f), min(k0 + 1, f), f}]
+    # diversity: worst when all M moments span the whole clip (M (F - 1) extra frames, F (M - 1) repeats).
+    worst = config.span_penalty * m * max(f - 1, 0) + config.overlap_penalty * f * max(m - 1, 0)
+    return {
+        "keyframe_answer": (min(low, 0.0), max(high, 0.0)),
+        "keyframe_count": (min(counts), max(counts)),
+        "keyframe_diversity": (-worst, 0.0),
+    }
+
+
 def keyframe_terms(parsed: ParsedAnswer, areas: np.ndarray | None, config: KeyframeConfig) -> KeyframeTerms:
     """Compute R_K and the keyframe saliency for one parsed answer.
 
@@ -91,7 +135,7 @@ def keyframe_terms(parsed: ParsedAnswer, areas: np.ndarray | None, config: Keyfr
         visible = areas > 0
     visibility = 0.0
     if visible is not None:
-        visibility = sum(float(visible[:, list(m.frames)].mean()) for m in valid)
+        visibility = sum(float(visible[:, m.frames.start : m.frames.stop].mean()) for m in valid)
     answer = (
         config.match_reward * blocks
         + config.element_reward * well_formed
@@ -99,9 +143,8 @@ def keyframe_terms(parsed: ParsedAnswer, areas: np.ndarray | None, config: Keyfr
         + config.visibility_reward * visibility
     ) / blocks
 
-    selections = [f for m in valid for f in m.frames]
-    selected = len(set(selections))
-    overlapping = len(selections) - selected
+    selected = _union_length([m.frames for m in valid])
+    overlapping = sum(len(m.frames) for m in valid) - selected
     spans = sum(len(m.frames) - 1 for m in valid)
     diversity = -config.span_penalty * spans - config.overlap_penalty * overlapping
 

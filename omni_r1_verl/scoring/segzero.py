@@ -14,7 +14,6 @@ when both points lie inside the predicted box (the point and box terms are 0 whe
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 from omni_r1_verl.scoring.answer import iter_json_blocks
 from omni_r1_verl.scoring.boxes import clean_boxes, iou_matrix
 from omni_r1_verl.scoring.config import BoxConfig, SegZeroConfig
+from omni_r1_verl.utils.model_output import finite_float
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class GroundingTerms:
         box_reward: Box-L1 term.
         point_reward: Point-distance term.
         format_ok: The first JSON object has a 4-number ``bbox_2d`` and 2-number ``points_1`` / ``points_2``.
-        invalid_box: A box was given but rejected (non-finite, inverted, outside the image).
+        invalid_box: A box was given but rejected (not four finite numbers, inverted, outside the image).
     """
 
     iou: float = 0.0
@@ -55,9 +55,8 @@ class GroundingTerms:
 def _numbers(value: Any, n: int) -> tuple[float, ...] | None:
     if not isinstance(value, Sequence) or isinstance(value, (str, bytes)) or len(value) != n:
         return None
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
-        return None
-    return tuple(float(v) for v in value)
+    out = tuple(finite_float(v) for v in value)
+    return None if None in out else out
 
 
 def _first_object(answer: str) -> dict | None:
@@ -98,7 +97,8 @@ def segzero_terms(
     obj = _first_object(answer)
     if obj is None:
         return GroundingTerms()
-    box = _numbers(_box_value(obj), 4)
+    raw_box = _box_value(obj)
+    box = _numbers(raw_box, 4)
     points = [_numbers(v, 2) for k, v in obj.items() if "points" in str(k)][:2]
     format_ok = (
         box is not None
@@ -110,8 +110,8 @@ def segzero_terms(
     sx, sy = rw / w, rh / h
     gt = np.array([gt_box[0] * sx, gt_box[1] * sy, gt_box[2] * sx, gt_box[3] * sy])
     cleaned = clean_boxes([box] if box is not None else [], rh, rw, boxes.pixel_inclusive)
-    if len(cleaned.boxes) == 0:
-        return GroundingTerms(format_ok=format_ok, invalid_box=cleaned.invalid > 0)
+    if len(cleaned.boxes) == 0:  # a box that is not four finite numbers counts as invalid too
+        return GroundingTerms(format_ok=format_ok, invalid_box=cleaned.invalid > 0 or raw_box is not None)
     pred = cleaned.boxes[0]
     iou = float(iou_matrix(pred[None], gt[None], boxes.pixel_inclusive)[0, 0])
     passed = iou > config.iou_threshold

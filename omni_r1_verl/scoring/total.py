@@ -26,7 +26,7 @@ import numpy as np
 
 from omni_r1_verl.contracts.clip import VIRTUAL_FPS, read_clip
 from omni_r1_verl.contracts.rows import GroundTruth, Task
-from omni_r1_verl.contracts.system2 import FAILURE_STATUSES, DetailResult, DetailSchemaError, DetailStatus
+from omni_r1_verl.contracts.system2 import FAILURE_STATUSES, DetailResult, DetailStatus
 from omni_r1_verl.scoring.alignment import alignment_terms, detection_terms
 from omni_r1_verl.scoring.answer import ParsedAnswer, Problem, parse_answer
 from omni_r1_verl.scoring.config import RewardConfig
@@ -132,16 +132,18 @@ def _context(ground_truth: GroundTruth | str | Mapping[str, Any], extra_info: Ma
         logger.warning("sample %s: unusable ground truth (%s: %s); scored 0", sample, type(exc).__name__, exc)
         return _Context(None, 0, VIRTUAL_FPS, None, {"gt_invalid": 1.0})
     clip = read_clip(extra_info)
-    if clip is None:
+    if clip is None:  # the whole video at the default rate: no frame index list to build or gather
         if gt.task is Task.VOS:
             flags["clip_missing"] = 1.0
-        indices, fps = list(range(gt.num_frames)), VIRTUAL_FPS
+        indices, num_frames, fps = None, gt.num_frames, VIRTUAL_FPS
     else:
-        indices, fps = list(clip.frame_indices), clip.fps
+        indices, num_frames, fps = list(clip.frame_indices), clip.num_frames, clip.fps
     areas = None
     if gt.areas:
         full = np.asarray(gt.areas, dtype=np.float64).reshape(gt.num_objects, gt.num_frames)
-        if max(indices) < gt.num_frames:
+        if indices is None:
+            areas = full
+        elif max(indices) < gt.num_frames:
             areas = full[:, indices]
         else:
             flags["gt_invalid"] = 1.0
@@ -149,7 +151,17 @@ def _context(ground_truth: GroundTruth | str | Mapping[str, Any], extra_info: Ma
         flags["gt_invalid"] = 1.0
     if gt.num_objects == 0 or (areas is not None and not (areas > 0).any()):
         flags["gt_empty"] = 1.0
-    return _Context(gt, len(indices), fps, areas, flags)
+    return _Context(gt, num_frames, fps, areas, flags)
+
+
+def _safe_context(
+    ground_truth: GroundTruth | str | Mapping[str, Any], extra_info: Mapping[str, Any] | None
+) -> _Context | None:
+    try:
+        return _context(ground_truth, extra_info)
+    except Exception:  # a bug preparing the sample must not stop training either
+        logger.exception("preparing sample %s failed; scored 0", (extra_info or {}).get("sample_id", "?"))
+        return None
 
 
 def _detail(detail: DetailResult | Mapping[str, Any] | None, num_frames: int) -> tuple[DetailResult | None, bool]:
@@ -157,9 +169,11 @@ def _detail(detail: DetailResult | Mapping[str, Any] | None, num_frames: int) ->
     if detail is None or isinstance(detail, DetailResult):
         result = detail
     else:
+        # DetailSchemaError is a ValueError; the others come from values the schema check cannot convert (an
+        # integer beyond float range).
         try:
             result = DetailResult.from_dict(detail)
-        except DetailSchemaError as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             logger.warning("malformed System-2 result ignored: %s", exc)
             return None, True
     if result is not None:
@@ -301,8 +315,10 @@ def _score(
 
 
 def _safe_score(
-    ctx: _Context, text: Any, detail: Any, extra_info: Mapping[str, Any] | None, config: RewardConfig
+    ctx: _Context | None, text: Any, detail: Any, extra_info: Mapping[str, Any] | None, config: RewardConfig
 ) -> RewardBreakdown:
+    if ctx is None:
+        return RewardBreakdown(scoring_error=1.0)
     try:
         return _score(ctx, text, detail, extra_info, config)
     except Exception:  # the last line of defence: a reward bug must not stop training
@@ -330,7 +346,7 @@ def score_response(
         The breakdown; ``length_reward`` is 0.
     """
     config = config or RewardConfig()
-    return _safe_score(_context(ground_truth, extra_info), text, detail, extra_info, config)
+    return _safe_score(_safe_context(ground_truth, extra_info), text, detail, extra_info, config)
 
 
 def score_group(
@@ -355,7 +371,7 @@ def score_group(
         One breakdown per rollout, in order.
     """
     config = config or RewardConfig()
-    ctx = _context(ground_truth, extra_info)
+    ctx = _safe_context(ground_truth, extra_info)
     details = details if details is not None else [None] * len(texts)
     if len(details) != len(texts):
         raise ValueError(f"{len(details)} details for {len(texts)} responses")

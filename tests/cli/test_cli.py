@@ -52,6 +52,16 @@ def test_doctor_passes_on_this_install_including_a_ray_worker():
     assert "all checks passed" in proc.stdout
 
 
+@pytest.mark.ray
+def test_doctor_attaches_to_a_running_cluster(ray_head):
+    # The state of every node after the recipe's `ray start`: ray.init() attaches, and sizing arguments are errors.
+    proc = _doctor(env=ray_head)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    line = next(line for line in proc.stdout.splitlines() if "verl plugin (fresh Ray worker)" in line)
+    port = ray_head["RAY_ADDRESS"].rsplit(":", 1)[1]
+    assert line.startswith("[ok  ]") and "on the running cluster at " in line and f":{port}: registered" in line
+
+
 def test_doctor_fails_with_a_fix_when_the_plugin_is_hidden():
     proc = _doctor("--no-ray", env={"VERL_USE_EXTERNAL_PLUGINS": "none"})
     assert proc.returncode == 1

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omni_r1_verl.detail.boxes import Rejection, mask_box, parse_boxes, to_original, validate_box
+from omni_r1_verl.detail.boxes import ParsedBoxes, Rejection, mask_box, parse_boxes, to_original, validate_box
 from omni_r1_verl.utils.vision import box_to_resized, smart_resize
 
 
@@ -127,3 +127,51 @@ def test_mask_box_uses_pixel_edges():
     mask[2:5, 3:9] = True
     assert mask_box(mask) == (3.0, 2.0, 9.0, 5.0)
     assert mask_box(np.zeros((4, 4), dtype=bool)) is None
+
+
+# ---- hostile grounding output: counted, never raised, linear work --------------------------------------------
+
+HOSTILE = ["1" + "0" * 309, "-" + "9" * 400, "1" + "0" * 5000, "1e999", "NaN", "Infinity", "-Infinity", "true", "null"]
+
+
+@pytest.mark.parametrize("literal", HOSTILE)
+def test_huge_and_non_finite_coordinates_are_malformed_entries(literal):
+    text = f'[{{"bbox_2d": [1, 2, {literal}, 4]}}, {{"bbox_2d": [5, 6, 7, 8]}}]'
+    parsed = parse_boxes(text)
+    if literal == HOSTILE[2]:  # beyond the integer digit limit: that whole list is not JSON
+        assert parsed == ParsedBoxes([], 0)
+    else:
+        assert parsed.boxes == [(5.0, 6.0, 7.0, 8.0)] and parsed.malformed == 1
+    assert parse_boxes(f"[{literal}, 2, 3, 4]").boxes == []
+
+
+def test_complete_boxes_of_a_truncated_answer_are_kept():
+    assert parse_boxes('[{"bbox_2d": [1, 2, 3, 4]}, {"bbox_2d": [5, 6').boxes == [(1.0, 2.0, 3.0, 4.0)]
+
+
+def test_long_answers_are_read_up_to_the_cap():
+    text = '{"bbox_2d": [1, 2, 3, 4]} ' * 10
+    parsed = parse_boxes(text, max_chars=len(text) // 2)
+    assert parsed.truncated and len(parsed.boxes) == 5
+    assert not parse_boxes(text).truncated and len(parse_boxes(text).boxes) == 10
+
+
+@pytest.mark.parametrize("value", [10**309, -(10**400), float("inf"), "x", None])
+def test_validate_box_never_raises(value):
+    assert validate_box([1, 1, value, 5], height=80, width=100) in (Rejection.NON_FINITE, Rejection.MALFORMED)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: "<answer>" * n,
+        lambda n: "[" * n,
+        lambda n: '{"bbox_2d": [' * n,
+        lambda n: "[]" * n,
+        lambda n: '{"bbox_2d": [1, 2, 3, 4]}' * n,
+        lambda n: '[{"bbox_2d": [1, 2, 3, "' + "}" * n,
+    ],
+)
+def test_parse_boxes_work_is_linear(make, count_steps):
+    small, large = (count_steps(parse_boxes, make(n)) for n in (50, 500))
+    assert large <= 12 * max(small, 1), (small, large)

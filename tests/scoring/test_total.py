@@ -15,6 +15,8 @@ from omni_r1_verl.contracts.rows import GroundTruth
 from omni_r1_verl.contracts.system2 import DetailResult, KeyframeDetail, MaskOverlap
 from omni_r1_verl.scoring import METRIC_KEYS, RewardConfig, score_group, score_response
 from omni_r1_verl.scoring import total as total_module
+from omni_r1_verl.scoring.config import KeyframeConfig
+from omni_r1_verl.scoring.keyframe import keyframe_ranges
 
 # 20-frame video, one object visible on video frames 4..19; the clip samples every other frame (10 frames).
 GT = vos_gt([[0, 0, 0, 0] + [100] * 16])
@@ -219,17 +221,10 @@ def test_score_group_adds_the_length_term_per_group():
     assert all(g.length_no_group == 1.0 for g in score_group(texts, GT, EXTRA))
 
 
-# Documented ranges (docs/rewards.md) for the default config, a 10-frame clip and at most 32 moments.
-F, M = 10, 32
-RANGES = {
-    "format_reward": (0.0, 1.0),
-    "keyframe_answer": (0.0, 1.6),
-    "keyframe_count": (0.4 * (2 * 4 - F), 1.6),
-    "keyframe_diversity": (-(0.2 * M * (F - 1) + 0.5 * (M * F - 1)), 0.0),
-    "keyframe_saliency": (0.0, 1.0),
-    "alignment_iou": (0.0, 1.0),
-    "consistency_reward": (0.0, 1.0),
-    "length_reward": (0.0, 1.0),
+# Documented ranges (docs/rewards.md; the keyframe ones from keyframe_ranges, which a test checks against the doc).
+UNIT_RANGES = {
+    k: (0.0, 1.0)
+    for k in ("format_reward", "keyframe_saliency", "alignment_iou", "consistency_reward", "length_reward")
 }
 _pieces = st.sampled_from(
     [
@@ -262,12 +257,13 @@ texts = st.lists(_pieces, max_size=80).map("".join) | st.text(max_size=200)
 
 
 @settings(max_examples=300, deadline=None)
-@given(texts)
-def test_any_text_gives_finite_rewards_in_range(text):
-    r = score_response(text, GT, EXTRA, ok_detail())
+@given(texts, st.sampled_from([1, 3, 10]))
+def test_any_text_gives_finite_rewards_in_range(text, clip_frames):
+    extra = {**EXTRA, "clip": {"frame_indices": list(range(0, 2 * clip_frames, 2)), "fps": 2.0}}
+    r = score_response(text, GT, extra, ok_detail() if clip_frames == 10 else None)
     metrics = r.to_metrics()
     assert all(math.isfinite(v) for v in metrics.values())
-    for key, (low, high) in RANGES.items():
+    for key, (low, high) in {**UNIT_RANGES, **keyframe_ranges(KeyframeConfig(), clip_frames)}.items():
         assert low - 1e-9 <= metrics[key] <= high + 1e-9, (key, metrics[key])
     assert r.scoring_error == 0.0
 
