@@ -89,6 +89,10 @@ class PlacementConfig:
         strategy: Placement-group strategy of ``dedicated`` workers (``SPREAD``, ``PACK``, ...).
         shared_pool_prefix: Name prefix of the verl placement groups used in ``shared`` mode.
         ready_timeout_s: How long to wait for the resources and for a worker to load its models.
+        resource: ``dedicated`` only: a custom Ray resource each worker also takes one unit of; the cluster
+            launcher gives every node as many units as it has System-2 worker slots, so workers land only on the
+            GPUs set aside for System 2, whatever the order in which verl's pools and this one are created.
+            Empty: no such resource.
     """
 
     mode: str = "auto"
@@ -97,6 +101,7 @@ class PlacementConfig:
     strategy: str = "SPREAD"
     shared_pool_prefix: str = "global_pool"
     ready_timeout_s: float = 600.0
+    resource: str = ""
 
     def __post_init__(self) -> None:
         _check_choice("placement.mode", self.mode, ("auto", "dedicated", "shared", "cpu"))
@@ -106,6 +111,8 @@ class PlacementConfig:
         _check_positive("placement.ready_timeout_s", self.ready_timeout_s)
         if self.mode == "shared" and self.gpus_per_worker >= 1:
             raise ValueError(f"{CONFIG_PREFIX}.placement.gpus_per_worker must be a fraction < 1 in shared mode")
+        if self.resource and self.mode in ("shared", "cpu"):
+            raise ValueError(f"{CONFIG_PREFIX}.placement.resource applies to dedicated workers, not mode={self.mode}")
 
 
 @dataclass

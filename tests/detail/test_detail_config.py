@@ -28,6 +28,7 @@ def test_unknown_keys_are_errors_with_the_full_key():
         ({"pool": {"attempt_timeout_s": 0}}, "attempt_timeout_s"),
         ({"placement": {"mode": "gpu"}}, "placement.mode"),
         ({"placement": {"mode": "shared", "gpus_per_worker": 1}}, "fraction"),
+        ({"placement": {"mode": "shared", "gpus_per_worker": 0.5, "resource": "omni_r1_system2"}}, "resource"),
         ({"sam2": {"propagation": "reverse"}}, "propagation"),
         ({"sam2": {"association": "oracle"}}, "association"),
         ({"sam2": {"image_size": 100}}, "multiple of 32"),
@@ -77,3 +78,12 @@ def test_recipe_section_is_the_documented_defaults():
     section = DetailConfig.coerce(cfg.reward.reward_kwargs.detail)
     assert section == DetailConfig()
     assert OmegaConf.to_container(cfg.reward.reward_kwargs.detail) == DetailConfig().to_dict()
+
+
+def test_dedicated_bundles_take_one_unit_of_the_placement_resource():
+    from omni_r1_verl.detail.config import PlacementConfig
+    from omni_r1_verl.detail.placement import dedicated_bundle
+
+    assert dedicated_bundle(PlacementConfig(mode="dedicated")) == {"GPU": 1.0, "CPU": 1.0}
+    cfg = PlacementConfig(mode="dedicated", gpus_per_worker=0.5, cpus_per_worker=0.0, resource="omni_r1_system2")
+    assert dedicated_bundle(cfg) == {"GPU": 0.5, "omni_r1_system2": 1.0}
