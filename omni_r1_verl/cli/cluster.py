@@ -96,6 +96,40 @@ def run(args: argparse.Namespace) -> int:
     return args._action(args)
 
 
+def compose(overrides: list[str]):
+    """Compose verl's ``ppo_trainer`` config from its YAML files, without importing verl (a second, not ten).
+
+    Args:
+        overrides: Hydra overrides.
+
+    Returns:
+        The composed ``DictConfig`` (equal to what ``main_ppo`` composes; nothing is instantiated).
+
+    Raises:
+        LayoutError: When verl is not installed or the config does not compose (the message is Hydra's).
+    """
+    import importlib.util
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from omni_r1_verl.cluster.layout import LayoutError
+
+    spec = importlib.util.find_spec("verl")
+    if spec is None or not spec.origin:
+        raise LayoutError("verl is not installed: pip install the recipe (it depends on verl)")
+    config_dir = Path(spec.origin).parent / "trainer" / "config"
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base=None):
+            return hydra_compose(config_name="ppo_trainer", overrides=list(overrides))
+    except Exception as err:  # noqa: BLE001 - any composition error is the user's to fix; show Hydra's message
+        raise LayoutError(f"the config does not compose ({' '.join(overrides)}): {err}") from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def step_shape(recipe: str, overrides: list[str]):
     """The step shape of the composed run config.
 
@@ -107,15 +141,11 @@ def step_shape(recipe: str, overrides: list[str]):
         A :class:`~omni_r1_verl.cluster.layout.StepShape`.
 
     Raises:
-        LayoutError: When the config does not compose (the message is Hydra's).
+        LayoutError: When the config does not compose.
     """
-    from omni_r1_verl.cluster.layout import LayoutError, StepShape
-    from omni_r1_verl.doctor import compose_config
+    from omni_r1_verl.cluster.layout import StepShape
 
-    try:
-        cfg = compose_config([f"+recipe={recipe}", *overrides])
-    except Exception as err:  # noqa: BLE001 - any composition error is the user's to fix; show Hydra's message
-        raise LayoutError(f"the config does not compose (+recipe={recipe} {' '.join(overrides)}): {err}") from None
+    cfg = compose([f"+recipe={recipe}", *overrides])
     arr = cfg.actor_rollout_ref
     return StepShape(
         prompts=int(cfg.data.train_batch_size),
@@ -168,8 +198,16 @@ def run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_wait(args: argparse.Namespace) -> int:
-    """Wait for the nodes of a plan."""
+def run_wait(args: argparse.Namespace, list_nodes=None) -> int:
+    """Wait for the nodes of a plan.
+
+    Args:
+        args: Parsed arguments.
+        list_nodes: Returns ``ray.nodes()``-style records; connects to the plan's Ray head when omitted.
+
+    Returns:
+        The exit status.
+    """
     from omni_r1_verl.cluster.ray_wait import ClusterNotReady, ray_node_lister, wait_for_nodes
 
     try:
@@ -189,17 +227,19 @@ def run_wait(args: argparse.Namespace) -> int:
     def log_hint(name: str) -> str:
         return str(args.log_dir / f"ray-{name}.log") if args.log_dir else "its ray start output"
 
-    list_nodes = ray_node_lister(address)
+    connected = list_nodes is None
+    list_nodes = list_nodes or ray_node_lister(address)
     try:
         wait_for_nodes(list_nodes, expected, args.timeout, interval_s=args.interval, log_hint=log_hint)
     except ClusterNotReady as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     finally:
-        import ray
+        if connected:
+            import ray
 
-        if ray.is_initialized():
-            ray.shutdown()
+            if ray.is_initialized():
+                ray.shutdown()
     return 0
 
 

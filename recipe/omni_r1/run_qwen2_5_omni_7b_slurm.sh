@@ -21,7 +21,7 @@
 # Environment: MODEL_PATH, TRAIN_FILES, VAL_FILES (default TRAIN_FILES), SAM2_CHECKPOINT, SAM2_CONFIG,
 # GROUNDING_MODEL; RECIPE (omni_r1; or omni_r1_avs, omni_r1_vos, omni_r1_mix, omni_r1_dapo),
 # SYSTEM2_GPUS_PER_NODE (auto), SYSTEM2_WORKERS_PER_GPU (1), ROLLOUT_TP (1), RAY_PORT (derived from the job id),
-# RAY_WAIT_TIMEOUT (600 s), RAY_NETWORK_INTERFACE (NIC of the head's address), LOG_DIR, PYTHON.
+# RAY_WAIT_TIMEOUT (600 s), RAY_WAIT_INTERVAL (5 s), RAY_NETWORK_INTERFACE (NIC of the head's address), LOG_DIR, PYTHON.
 set -euo pipefail
 
 dry_run=0
@@ -144,7 +144,7 @@ report_dead() {
 }
 wait_for() {
     "${OMNI_R1[@]}" cluster wait --layout "$LOG_DIR/layout.json" --timeout "${RAY_WAIT_TIMEOUT:-600}" \
-        --log-dir "$LOG_DIR" "$@" || { report_dead; return 1; }
+        --interval "${RAY_WAIT_INTERVAL:-5}" --log-dir "$LOG_DIR" "$@" || { report_dead; return 1; }
 }
 
 "${step[@]}" -w "$OMNI_R1_HEAD" "${OMNI_R1_RAY_HEAD[@]}" >"$LOG_DIR/ray-$OMNI_R1_HEAD.log" 2>&1 &
