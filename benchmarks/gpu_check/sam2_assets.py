@@ -35,10 +35,8 @@ CPU_GROUP = GroupShape(frames=6, height=96, width=128, rollouts=2, boxes=2)
 
 def requirements(gpu: bool) -> list[str]:
     """What the SAM2 stages miss (empty when they can run)."""
-    missing = []
-    for module, carry in (("sam2", "sam2-1.1.0.tar.gz"), ("hydra", "hydra_core"), ("omegaconf", "omegaconf")):
-        if importlib.util.find_spec(module) is None:
-            missing.append(f"{module} (carry .whl/{carry}*, docs/cluster.md)")
+    absent = [m for m in ("sam2", "hydra", "omegaconf", "iopath") if importlib.util.find_spec(m) is None]
+    missing = [f"{', '.join(absent)} (carry them in .whl/: docs/cluster.md lists the downloads)"] if absent else []
     if gpu and not torch.cuda.is_available():
         missing.append("a CUDA GPU")
     return missing

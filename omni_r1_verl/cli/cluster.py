@@ -39,7 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser: The sub-command parser.
     """
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    plan = sub.add_parser("plan", help="print the layout and the commands of a run (no Slurm, Ray or GPU needed)")
+    plan = sub.add_parser(
+        "plan",
+        help="print the layout and the commands of a run (no Slurm, Ray or GPU needed)",
+        description="Split each node's GPUs between verl's trainer and the System-2 detail pool, check the split "
+        "against the step of the composed config, and print the ray start and main_ppo commands.",
+    )
     plan.add_argument("--nodes", required=True, help="node spec: Slurm host list with :GPUS, e.g. 'gpu[01-02]:8'")
     plan.add_argument("--gpus-per-node", type=int, help="GPUs of nodes the spec gives no count for")
     plan.add_argument("--head", help="node of the Ray head and the driver (default: the first)")
@@ -75,7 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     plan.add_argument("overrides", nargs="*", help="Hydra overrides of the run; composed to read the step shape")
     plan.set_defaults(_action=run_plan)
 
-    wait = sub.add_parser("wait", help="wait until every node of a plan joined the Ray cluster with its GPUs")
+    wait = sub.add_parser(
+        "wait",
+        help="wait until every node of a plan joined the Ray cluster with its GPUs",
+        description="Poll the Ray cluster of a plan until every node has joined with its GPUs and System-2 slots; "
+        "exit 1 naming the nodes that did not, with their logs, at the deadline.",
+    )
     wait.add_argument("--layout", type=Path, required=True, help="layout.json written by plan --out")
     wait.add_argument("--only", action="append", default=[], metavar="NODE", help="wait for these nodes only")
     wait.add_argument("--timeout", type=float, default=600.0, help="seconds before giving up (default 600)")
