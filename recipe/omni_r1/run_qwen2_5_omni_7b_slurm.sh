@@ -21,7 +21,8 @@
 # Environment: MODEL_PATH, TRAIN_FILES, VAL_FILES (default TRAIN_FILES), SAM2_CHECKPOINT, SAM2_CONFIG,
 # GROUNDING_MODEL; RECIPE (omni_r1; or omni_r1_avs, omni_r1_vos, omni_r1_mix, omni_r1_dapo),
 # SYSTEM2_GPUS_PER_NODE (auto), SYSTEM2_WORKERS_PER_GPU (1), ROLLOUT_TP (1), RAY_PORT (derived from the job id),
-# RAY_WAIT_TIMEOUT (600 s), RAY_WAIT_INTERVAL (5 s), RAY_NETWORK_INTERFACE (NIC of the head's address), LOG_DIR, PYTHON.
+# RAY_WAIT_TIMEOUT (600 s), RAY_WAIT_INTERVAL (5 s), RAY_HEAD_IP (default: the head's first IPv4 address, or that of
+# RAY_NETWORK_INTERFACE), LOG_DIR, PYTHON.
 set -euo pipefail
 
 dry_run=0
@@ -95,7 +96,9 @@ env | grep -E '^(CUDA_|HF_|HYDRA_|NCCL_|OMNI_R1_|PYTHONPATH|PYTORCH_|RAY_|SLURM_
 nodes_spec=$(srun --export=ALL --nodes="$SLURM_JOB_NUM_NODES" --ntasks-per-node=1 \
     bash -c 'echo "$SLURMD_NODENAME:${SLURM_GPUS_ON_NODE:-$(nvidia-smi -L | wc -l)}"' | sort | paste -sd, -)
 head=${SLURMD_NODENAME:-$(hostname -s)}
-if [[ -n ${RAY_NETWORK_INTERFACE:-} ]]; then
+if [[ -n ${RAY_HEAD_IP:-} ]]; then
+    head_ip=$RAY_HEAD_IP
+elif [[ -n ${RAY_NETWORK_INTERFACE:-} ]]; then
     head_ip=$(ip -4 -o addr show dev "$RAY_NETWORK_INTERFACE" scope global | awk 'NR == 1 {split($4, a, "/"); print a[1]}')
 else
     head_ip=$(hostname -I | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/) {print $i; exit}}')

@@ -99,6 +99,7 @@ def _fake_job(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess, 
         "LOG_DIR": str(logs),
         "RAY_WAIT_TIMEOUT": "4",
         "RAY_WAIT_INTERVAL": "0.2",
+        "RAY_HEAD_IP": "127.0.0.1",
         "HF_HOME": "/cache/hf",
         "HF_TOKEN": "not-for-logs",
         **env,
@@ -113,7 +114,7 @@ def test_fake_slurm_job_starts_ray_everywhere_runs_main_ppo_and_stops_ray(tmp_pa
     assert "fake main_ppo ran" in proc.stdout and "main_ppo exited with status 3" in proc.stderr
     args = (state / "main_ppo.args").read_text().splitlines()
     assert args[0] == f"RAY_ADDRESS={json.loads((logs / 'layout.json').read_text())['ray_address']}"
-    assert args[0].endswith(":24242")  # GCS port derived from the job id
+    assert args[0] == "RAY_ADDRESS=127.0.0.1:24242"  # GCS port derived from the job id
     assert "trainer.nnodes=2" in args and args[-1] == "trainer.total_epochs=2"
     # Both nodes started (head first, each with its own marker), both stopped by the exit trap.
     ray_log = (state / "ray.log").read_text().splitlines()
