@@ -187,11 +187,12 @@ def run_plan(args: argparse.Namespace) -> int:
             port=args.port,
             cpus_per_node=args.cpus_per_node,
             temp_dir=args.temp_dir,
+            python=args.python,
         )
     except (HostlistError, LayoutError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    command = layout.main_ppo(args.recipe, overrides, python=args.python, local=args.local)
+    command = layout.main_ppo(args.recipe, overrides, local=args.local)
     outputs = {
         "text": layout.describe(args.recipe, overrides, args.head_ip, local=args.local),
         "json": json.dumps(layout.to_json(args.recipe, overrides, args.head_ip), indent=2),

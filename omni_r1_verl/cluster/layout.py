@@ -127,6 +127,7 @@ class ClusterLayout:
         port: GCS port of the Ray head.
         cpus_per_node: CPUs each node gives Ray (``None``: Ray counts them).
         temp_dir: Ray's temporary directory on every node (``None``: Ray's default).
+        python: Interpreter of the ``main_ppo`` command.
     """
 
     nodes: tuple[Node, ...]
@@ -137,6 +138,7 @@ class ClusterLayout:
     port: int = 6379
     cpus_per_node: int | None = None
     temp_dir: str | None = None
+    python: str = "python"
 
     @classmethod
     def plan(
@@ -150,6 +152,7 @@ class ClusterLayout:
         port: int = 6379,
         cpus_per_node: int | None = None,
         temp_dir: str | None = None,
+        python: str = "python",
     ) -> ClusterLayout:
         """Check the nodes and choose the split.
 
@@ -162,6 +165,7 @@ class ClusterLayout:
             port: GCS port of the Ray head.
             cpus_per_node: CPUs each node gives Ray.
             temp_dir: Ray's temporary directory on every node.
+            python: Interpreter of the ``main_ppo`` command.
 
         Returns:
             The layout.
@@ -207,6 +211,7 @@ class ClusterLayout:
             port=port,
             cpus_per_node=cpus_per_node,
             temp_dir=temp_dir,
+            python=python,
         )
 
     @property
@@ -290,15 +295,12 @@ class ClusterLayout:
             command.append(f"--temp-dir={self.temp_dir}")
         return command + ["--disable-usage-stats", "--block"]
 
-    def main_ppo(
-        self, recipe: str, overrides: Sequence[str] = (), python: str = "python", local: bool = False
-    ) -> list[str]:
+    def main_ppo(self, recipe: str, overrides: Sequence[str] = (), local: bool = False) -> list[str]:
         """verl's trainer command: the recipe, the layout's overrides, then the caller's.
 
         Args:
             recipe: Recipe config name (``omni_r1``, ``omni_r1_dapo``, ...).
             overrides: Further Hydra overrides (model, data, anything else); they come last.
-            python: Interpreter.
             local: verl starts a local Ray itself (:meth:`local_overrides`) instead of joining a started cluster.
 
         Returns:
@@ -309,10 +311,10 @@ class ClusterLayout:
         """
         check_overrides(overrides)
         layout = self.local_overrides() if local else self.overrides()
-        return [python, *MAIN_PPO, f"+recipe={recipe}", *layout, *overrides]
+        return [self.python, *MAIN_PPO, f"+recipe={recipe}", *layout, *overrides]
 
     def expected(self) -> dict[str, dict[str, float]]:
-        """Per node, the resources it must show once joined (GPUs, System-2 GPUs, marker)."""
+        """Per node, the resources it must show once joined (GPUs, System-2 worker slots, marker)."""
         return {
             n.name: {key: float(amount) for key, amount in {"GPU": self.gpus_per_node, **self.resources(n)}.items()}
             for n in self.nodes
@@ -371,8 +373,7 @@ class ClusterLayout:
         """Bash assignments the Slurm script sources (every value shell-quoted).
 
         Defines ``OMNI_R1_HEAD``, ``OMNI_R1_WORKERS`` (array), ``OMNI_R1_RAY_ADDRESS``, ``OMNI_R1_RAY_HEAD`` and
-        ``OMNI_R1_RAY_WORKER_<i>`` (arrays, ``i`` indexing ``OMNI_R1_WORKERS``), ``OMNI_R1_MAIN_PPO`` (array) and
-        ``OMNI_R1_EXPECT`` (the node spec the wait checks).
+        ``OMNI_R1_RAY_WORKER_<i>`` (arrays, ``i`` indexing ``OMNI_R1_WORKERS``) and ``OMNI_R1_MAIN_PPO`` (array).
         """
 
         def array(name: str, values: Sequence[str]) -> str:
@@ -386,7 +387,6 @@ class ClusterLayout:
             array("OMNI_R1_RAY_HEAD", self.ray_start(self.head, head_ip)),
             *(array(f"OMNI_R1_RAY_WORKER_{i}", self.ray_start(w, head_ip)) for i, w in enumerate(workers)),
             array("OMNI_R1_MAIN_PPO", self.main_ppo(recipe, overrides)),
-            f"OMNI_R1_EXPECT={shlex.quote(','.join(f'{n.name}:{n.gpus}' for n in self.nodes))}",
         ]
         return "\n".join(lines) + "\n"
 

@@ -113,7 +113,8 @@ def test_fake_slurm_job_starts_ray_everywhere_runs_main_ppo_and_stops_ray(tmp_pa
     assert proc.returncode == 3, proc.stderr[-3000:]  # main_ppo's status is the job's
     assert "fake main_ppo ran" in proc.stdout and "main_ppo exited with status 3" in proc.stderr
     args = (state / "main_ppo.args").read_text().splitlines()
-    assert args[0] == f"RAY_ADDRESS={json.loads((logs / 'layout.json').read_text())['ray_address']}"
+    plan = json.loads((logs / "layout.json").read_text())
+    assert args[0] == f"RAY_ADDRESS={plan['ray_address']}" and plan["main_ppo"][0] == str(FAKES / "python")
     assert args[0] == "RAY_ADDRESS=127.0.0.1:24242"  # GCS port derived from the job id
     assert "trainer.nnodes=2" in args and args[-1] == "trainer.total_epochs=2"
     # Both nodes started (head first, each with its own marker), both stopped by the exit trap.
