@@ -29,6 +29,7 @@ MAY_IMPORT: dict[str, set[str] | None] = {
     "models": {"contracts", "utils", "data"},
     "platform": {"contracts", "utils", "models"},
     "reward": {"contracts", "utils", "scoring"},
+    "cluster": set(),
     "rollout": {"contracts", "utils", "scoring", "detail", "models", "data"},
     "evaluation": {"contracts", "utils", "data", "scoring", "metrics", "detail", "models", "platform", "visualize"},
     # The top floor: entry points and tools.
@@ -49,6 +50,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "metrics": {"verl", "ray", "torch"},
     "data": {"ray"},
     "visualize": {"verl", "ray", "torch"},
+    "cluster": {"verl", "torch"},
     "detail": {"verl"},
     "evaluation": {"verl"},
 }

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from omni_r1_verl import __version__
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "make_tiny", "doctor", "prepare", "synth", "eval", "config")
+COMMANDS: tuple[str, ...] = ("demo", "make_tiny", "doctor", "prepare", "synth", "eval", "cluster", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:

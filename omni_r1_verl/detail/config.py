@@ -88,6 +88,10 @@ class PlacementConfig:
         strategy: Placement-group strategy of ``dedicated`` workers (``SPREAD``, ``PACK``, ...).
         shared_pool_prefix: Name prefix of the verl placement groups used in ``shared`` mode.
         ready_timeout_s: How long to wait for the resources and for a worker to load its models.
+        resource: ``dedicated`` only: a custom Ray resource each worker also takes one unit of; the cluster
+            launcher gives every node as many units as it has System-2 worker slots, so workers land only on the
+            GPUs set aside for System 2, whatever the order in which verl's pools and this one are created.
+            Empty: no such resource.
     """
 
     mode: str = "auto"
@@ -96,6 +100,7 @@ class PlacementConfig:
     strategy: str = "SPREAD"
     shared_pool_prefix: str = "global_pool"
     ready_timeout_s: float = 600.0
+    resource: str = ""
 
     def __post_init__(self) -> None:
         _check_choice("mode", self.mode, ("auto", "dedicated", "shared", "cpu"))
@@ -106,6 +111,10 @@ class PlacementConfig:
         check(
             self.mode != "shared" or self.gpus_per_worker < 1,
             f"gpus_per_worker={self.gpus_per_worker!r}: must be a fraction < 1 in shared mode",
+        )
+        check(
+            not self.resource or self.mode not in ("shared", "cpu"),
+            f"resource={self.resource!r}: applies to dedicated workers, not mode={self.mode!r}",
         )
 
 

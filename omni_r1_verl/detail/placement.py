@@ -1,8 +1,10 @@
 """Where detail workers run: GPUs outside verl's pools, a fraction of verl's GPUs, or CPUs.
 
-* ``dedicated`` reserves ``num_workers`` bundles ``{GPU: gpus_per_worker, CPU: cpus_per_worker}`` in a placement
-  group of its own. The pool is created lazily, after verl's resource pools hold their GPUs, so it can only take
-  GPUs verl does not use (e.g. a Slurm allocation of 8 GPUs per node with ``trainer.n_gpus_per_node=6``).
+* ``dedicated`` reserves ``num_workers`` bundles ``{GPU: gpus_per_worker, CPU: cpus_per_worker}`` (plus one unit of
+  ``placement.resource`` when set) in a placement group of its own. The pool is created lazily, after verl's
+  resource pools hold their GPUs, so it can only take GPUs verl does not use (e.g. a Slurm allocation of 8 GPUs per
+  node with ``trainer.n_gpus_per_node=4``); the custom resource, which the cluster launcher gives each node in the
+  amount of its System-2 worker slots, makes that hold whatever the creation order.
 * ``shared`` schedules each worker with a fractional GPU into a bundle of verl's own placement groups (named
   ``<shared_pool_prefix>verl_group_...``), for small single-node runs.
 * ``cpu`` asks for CPUs only (tests, the CPU demo).
@@ -35,6 +37,21 @@ def resolve_mode(cfg: PlacementConfig) -> str:
     if cfg.mode != "auto":
         return cfg.mode
     return "dedicated" if ray.cluster_resources().get("GPU", 0) > 0 else "cpu"
+
+
+def dedicated_bundle(cfg: PlacementConfig) -> dict[str, float]:
+    """The resources of one dedicated worker's bundle.
+
+    Args:
+        cfg: The placement config.
+
+    Returns:
+        ``{"GPU": ..., "CPU": ..., <resource>: 1}`` without zero amounts.
+    """
+    bundle = {"GPU": cfg.gpus_per_worker, "CPU": cfg.cpus_per_worker}
+    if cfg.resource:
+        bundle[cfg.resource] = 1.0
+    return {k: v for k, v in bundle.items() if v > 0}
 
 
 def find_shared_bundles(prefix: str, need_gpu: bool) -> list[tuple[PlacementGroup, int]]:
@@ -84,8 +101,7 @@ class WorkerPlacement:
         """
         self.mode = resolve_mode(self.cfg)
         if self.mode == "dedicated":
-            bundle = {"GPU": self.cfg.gpus_per_worker, "CPU": self.cfg.cpus_per_worker}
-            bundle = {k: v for k, v in bundle.items() if v > 0}
+            bundle = dedicated_bundle(self.cfg)
             self._group = placement_group(
                 [dict(bundle) for _ in range(self.num_workers)],
                 strategy=self.cfg.strategy,
@@ -95,10 +111,17 @@ class WorkerPlacement:
                 await asyncio.wait_for(self._group.ready(), timeout=self.cfg.ready_timeout_s)
             except asyncio.TimeoutError:
                 self.release()
+                resource = self.cfg.resource
+                hint = (
+                    f" and {self.num_workers} units of the Ray resource {resource!r} (start every node with "
+                    f"ray start --resources='{{\"{resource}\": N}}', as the cluster launcher does)"
+                    if resource
+                    else ""
+                )
                 raise RuntimeError(
                     f"the detail pool needs {self.num_workers} x {bundle} outside verl's resource pools and none "
                     f"freed up within {self.cfg.ready_timeout_s:.0f}s: start Ray with more GPUs than "
-                    f"trainer.n_gpus_per_node * trainer.nnodes, or set {SECTION}.placement.mode=shared "
+                    f"trainer.n_gpus_per_node * trainer.nnodes{hint}, or set {SECTION}.placement.mode=shared "
                     f"(fractional GPUs of verl's pool) or =cpu"
                 ) from None
         elif self.mode == "shared":

@@ -32,6 +32,7 @@ def test_unknown_keys_are_errors_with_the_full_key():
         ({"pool": {"num_workers": 1, "retries": 1}}, r"system2\.pool\.retries"),
         ({"placement": {"mode": "gpu"}}, r"system2\.placement: mode='gpu'"),
         ({"placement": {"mode": "shared", "gpus_per_worker": 1}}, "fraction"),
+        ({"placement": {"mode": "shared", "gpus_per_worker": 0.5, "resource": "omni_r1_system2"}}, "resource"),
         ({"sam2": {"propagation": "reverse"}}, "propagation"),
         ({"sam2": {"association": "oracle"}}, "association"),
         ({"sam2": {"image_size": 100}}, "multiple of 32"),
@@ -80,3 +81,12 @@ def test_the_recipe_composes_every_key_of_the_section_with_its_default():
     cfg = compose_config(["+recipe=omni_r1", "system2.pool.num_workers=3"])
     assert OmegaConf.to_container(cfg.system2)["sam2"] == DetailConfig().to_dict()["sam2"]
     assert load_section(cfg, DetailConfig) == DetailConfig.from_dict({"pool": {"num_workers": 3}})
+
+
+def test_dedicated_bundles_take_one_unit_of_the_placement_resource():
+    from omni_r1_verl.detail.config import PlacementConfig
+    from omni_r1_verl.detail.placement import dedicated_bundle
+
+    assert dedicated_bundle(PlacementConfig(mode="dedicated")) == {"GPU": 1.0, "CPU": 1.0}
+    cfg = PlacementConfig(mode="dedicated", gpus_per_worker=0.5, cpus_per_worker=0.0, resource="omni_r1_system2")
+    assert dedicated_bundle(cfg) == {"GPU": 0.5, "omni_r1_system2": 1.0}

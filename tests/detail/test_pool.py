@@ -188,6 +188,14 @@ def test_dedicated_placement_without_free_gpus_explains_the_fix(make_pool, tmp_p
     assert result.status == "error" and "outside verl's resource pools" in result.message
 
 
+def test_dedicated_workers_wait_for_the_placement_resource(make_pool, tmp_path):
+    # CPUs are free; only the custom resource, which no node of this cluster advertises, is missing.
+    clip = write_clip(tmp_path, num_frames=4)
+    placement = {"mode": "dedicated", "gpus_per_worker": 0.0, "resource": "omni_r1_system2", "ready_timeout_s": 1.0}
+    (result,) = make_pool(placement=placement).run(_group(clip, n=1))
+    assert result["status"] == "error" and "units of the Ray resource 'omni_r1_system2'" in result["error"]
+
+
 def test_submit_is_awaitable_from_an_event_loop(make_pool, tmp_path):
     clip = write_clip(tmp_path, num_frames=4)
     pool = make_pool()
