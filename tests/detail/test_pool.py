@@ -193,7 +193,7 @@ def test_dedicated_workers_wait_for_the_placement_resource(make_pool, tmp_path):
     clip = write_clip(tmp_path, num_frames=4)
     placement = {"mode": "dedicated", "gpus_per_worker": 0.0, "resource": "omni_r1_system2", "ready_timeout_s": 1.0}
     (result,) = make_pool(placement=placement).run(_group(clip, n=1))
-    assert result["status"] == "error" and "units of the Ray resource 'omni_r1_system2'" in result["error"]
+    assert result.status == "error" and "units of the Ray resource 'omni_r1_system2'" in result.message
 
 
 def test_submit_is_awaitable_from_an_event_loop(make_pool, tmp_path):

@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from conftest import settings
+from conftest import rewrite_rows, settings
 from recompute import recompute, records
 
 from omni_r1_verl.evaluation.runner import run_eval
@@ -138,7 +138,6 @@ def test_a_corrupt_video_is_reported_and_the_rest_are_scored(tiny_assets, eval_d
     import shutil
 
     import pyarrow.parquet as pq
-    from conftest import rewrite_rows
 
     rows = pq.read_table(eval_data["revos"]).to_pylist()
     root = tmp_path / "root"
