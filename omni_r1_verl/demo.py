@@ -9,8 +9,9 @@
   prepare`), the same files ``omni-r1 prepare`` writes for the real datasets.
 
 :func:`demo_overrides` gives the Hydra overrides of the run: the ``omni_r1`` recipe on the ``cpu_tiny`` platform,
-the tiny thinker, both datasets. ``omni-r1 demo`` (:mod:`omni_r1_verl.cli.demo`) runs it, on a Ray cluster of its
-own or attached to a running one (:data:`ATTACH_OVERRIDES`, :func:`cluster_shortfall`).
+the tiny thinker, both datasets. ``omni-r1 demo`` (:mod:`omni_r1_verl.cli.demo`) runs it with ``VERL_PLATFORM=cpu``
+(:data:`omni_r1_verl.platform.CPU_PLATFORM_ENV`), which selects the opt-in CPU platform, on a Ray cluster of its own
+or attached to a running one (:data:`ATTACH_OVERRIDES`, :func:`cluster_shortfall`).
 """
 
 from __future__ import annotations

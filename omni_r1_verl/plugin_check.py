@@ -12,14 +12,21 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 
+from omni_r1_verl import registration
+from omni_r1_verl.platform import PLATFORM_NAME
+from omni_r1_verl.platform.register import ROLLOUT_NAME
+from omni_r1_verl.utils.modules import hook_failures
+
 #: Name of our entry point in the ``verl.plugins`` group.
 ENTRY_POINT_NAME = "omni_r1_verl"
 #: Module the entry point loads.
 PLUGIN_MODULE = "omni_r1_verl.verl_plugin"
 #: Names our plugin must register in verl's reward-loop registry.
-REWARD_MANAGERS: tuple[str, ...] = ("omni_r1",)
+REWARD_MANAGERS: tuple[str, ...] = tuple(registration.REWARD_MANAGERS)
 #: Names our plugin must register in verl's agent-loop registry.
-AGENT_LOOPS: tuple[str, ...] = ("omni_r1_agent",)
+AGENT_LOOPS: tuple[str, ...] = tuple(registration.AGENT_LOOPS)
+#: Rollout backends our plugin must register in verl's ``RolloutReplicaRegistry``.
+ROLLOUTS: tuple[str, ...] = (ROLLOUT_NAME,)
 
 
 class PluginNotLoadedError(RuntimeError):
@@ -61,13 +68,15 @@ def _import_error() -> str | None:
 
 
 def plugin_status() -> PluginStatus:
-    """Inspect verl's registries in the current process (imports ``verl``, which runs the plugin hook).
+    """Inspect verl's registries in the current process.
+
+    Imports ``verl`` (which runs the plugin) and, when the plugin loaded, the registries it fills when verl imports
+    them (a few seconds in a fresh process).
 
     Returns:
         A :class:`PluginStatus`; ``loaded`` is False with a fix for each problem when the plugin is missing.
     """
     import verl  # noqa: F401  runs verl's plugin discovery
-    from verl.experimental.reward_loop.reward_manager.registry import REWARD_MANAGER
 
     problems: list[str] = []
     fixes: list[str] = []
@@ -93,16 +102,26 @@ def plugin_status() -> PluginStatus:
                 f"run `python -c 'import {PLUGIN_MODULE}'` for the full traceback and fix that error",
             )
     else:
-        missing = [name for name in REWARD_MANAGERS if name not in REWARD_MANAGER]
-        if missing:
-            problem(f"reward managers {missing} are not registered", "reinstall omni-r1-verl")
-        # The agent-loop registry lives in a heavy module; only check it if the plugin imported it.
-        agent_loop_mod = sys.modules.get("verl.experimental.agent_loop.agent_loop")
-        if agent_loop_mod is not None:
-            registry = getattr(agent_loop_mod, "_agent_loop_registry", {})
-            missing = [name for name in AGENT_LOOPS if name not in registry]
+        from verl.experimental.agent_loop.agent_loop import _agent_loop_registry
+        from verl.experimental.reward_loop.reward_manager.registry import REWARD_MANAGER
+        from verl.plugin.platform import PlatformRegistry
+        from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+        registries = {
+            "reward managers": (REWARD_MANAGERS, REWARD_MANAGER),
+            "agent loops": (AGENT_LOOPS, _agent_loop_registry),
+            "rollouts": (ROLLOUTS, RolloutReplicaRegistry._registry),
+            "platforms": ((PLATFORM_NAME,), PlatformRegistry.registered_names()),
+        }
+        for kind, (names, registry) in registries.items():
+            missing = [name for name in names if name not in registry]
             if missing:
-                problem(f"agent loops {missing} are not registered", "reinstall omni-r1-verl")
+                problem(f"{kind} {missing} are not registered", "reinstall omni-r1-verl")
+        for failure in hook_failures():
+            problem(
+                f"binding {failure.hook} failed when {failure.module} was imported: {failure.error}",
+                "check that the installed verl is the version omni-r1-verl supports (pip check)",
+            )
     return PluginStatus(loaded=not problems, problems=problems, fixes=fixes)
 
 

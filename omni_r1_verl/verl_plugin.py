@@ -1,17 +1,24 @@
 """verl plugin entry point (``[project.entry-points."verl.plugins"]``).
 
-``import verl`` imports this module in every process of a run (driver, TaskRunner, agent-loop, reward and FSDP
-workers), so it only registers names and must stay cheap. verl swallows exceptions raised here (at debug log
-level); :func:`omni_r1_verl.plugin_check.assert_plugin_loaded` turns a silent failure into a loud one.
+``import verl`` imports this module in every process of every verl run on the machine, Omni-R1 or not, so it only
+registers names and post-import hooks: nothing behind a name (models, the hf server, the System-2 pool, reward
+scoring, transformers processors) and none of the verl modules we bind is imported here, and no verl default
+changes in a run that does not use our names (the ``cpu`` platform needs ``VERL_PLATFORM=cpu``).
+``benchmarks/plugin_import.py`` measures what it costs. verl swallows exceptions raised here (at debug log level);
+:func:`omni_r1_verl.plugin_check.assert_plugin_loaded` turns a silent failure into a loud one.
+
+This module runs inside ``import verl``, which may itself have been started by one of our modules: the modules
+imported below import no verl module at their top, so none of them can be caught half-initialised here
+(``tests/test_verl_plugin.py`` imports each of them first in a fresh interpreter).
 """
 
-from omni_r1_verl.models.qwen2_5_omni.verl_binding import apply as _bind_qwen2_5_omni
-from omni_r1_verl.platform import register as _platform  # noqa: F401  registers platform "cpu" and rollout "hf"
-from omni_r1_verl.reward import manager as _reward_manager  # noqa: F401  registers reward manager "omni_r1"
-from omni_r1_verl.rollout import agent_loop as _agent_loop  # noqa: F401  registers agent loop "omni_r1_agent"
+from omni_r1_verl import registration
+from omni_r1_verl.models.qwen2_5_omni import verl_binding
+from omni_r1_verl.platform import register as platform_register
 
-# Qwen2.5-Omni processor, model class, vLLM prompt collapse, epoch-aware sampler (idempotent, Omni-only effects).
-_bind_qwen2_5_omni()
+registration.register()  # reward manager "omni_r1", agent loop "omni_r1_agent"
+platform_register.register()  # platform "cpu" (opt-in), rollout "hf"
+verl_binding.apply()  # Qwen2.5-Omni processor, model class, vLLM prompt collapse, epoch-aware sampler
 
 #: Set once every registration above succeeded; read by :mod:`omni_r1_verl.plugin_check`.
 LOADED = True

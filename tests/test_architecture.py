@@ -39,6 +39,7 @@ MAY_IMPORT: dict[str, set[str] | None] = {
     "config_reference": None,
     "plugin_check": None,
     "ray_cluster": None,
+    "registration": None,
     "verl_plugin": None,
 }
 

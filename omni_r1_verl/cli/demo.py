@@ -3,8 +3,8 @@
 Builds (once) tiny random checkpoints and small synthetic Ref-AVS (frame + audio) and ReVOS (video) datasets under
 OUT_DIR, then runs verl's own trainer on them:
 
-  python -m verl.trainer.main_ppo +recipe=omni_r1 +recipe/platform=cpu_tiny actor_rollout_ref.model.path=... \\
-      data.train_files=[...] ... [OVERRIDES]
+  VERL_PLATFORM=cpu python -m verl.trainer.main_ppo +recipe=omni_r1 +recipe/platform=cpu_tiny \\
+      actor_rollout_ref.model.path=... data.train_files=[...] ... [OVERRIDES]
 
 Anything after OUT_DIR is passed to main_ppo as a Hydra override and wins over the demo's values.
 
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         ``main_ppo``'s exit status.
     """
     from omni_r1_verl.demo import cluster_problem, demo_overrides, prepare_demo
+    from omni_r1_verl.platform import CPU_PLATFORM_ENV
     from omni_r1_verl.ray_cluster import attach_address
 
     if args.steps < 1:
@@ -82,10 +83,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"omni-r1 demo: {problem}", file=sys.stderr)
             return 2
     command = [sys.executable, "-m", "verl.trainer.main_ppo", *overrides]
-    print("$ " + shlex.join(command), flush=True)
+    selection = [f"{key}={value}" for key, value in CPU_PLATFORM_ENV.items()]
+    print("$ " + shlex.join([*selection, *command]), flush=True)
     if args.print_command:
         return 0
-    env = dict(os.environ)
+    # The cpu platform is opt-in: the driver resolves verl's platform on import, before Hydra reads the config.
+    env = {**os.environ, **CPU_PLATFORM_ENV}
     env.setdefault("HF_HUB_OFFLINE", "1")
     # verl writes Hydra's outputs/ into the working directory: keep them with the demo.
     return subprocess.call(command, cwd=paths.root, env=env)

@@ -2,11 +2,12 @@
 
 verl resolves one platform per process (``verl.plugin.platform.get_platform``): ``VERL_PLATFORM`` when set, else
 the first registered platform whose ``is_platform_available(use_smi_check=True)`` holds, else ``nvidia``. This
-platform is registered after verl's built-ins, so auto-detection only reaches it when no NVIDIA, Ascend or AMD
-accelerator answered, and it then claims the process only if the host has no accelerator device at all (instead of
-verl's fallback to a CUDA platform that cannot work there). Recipes select it explicitly: the ``cpu_tiny`` platform
-config sets ``VERL_PLATFORM=cpu`` for every Ray process through the job's runtime environment, so a run on a
-machine that does have a GPU still trains on CPU when asked to.
+platform never answers that probe, so registering it changes no process that did not ask for it: a run selects it
+with ``VERL_PLATFORM=cpu`` (:data:`omni_r1_verl.platform.CPU_PLATFORM_ENV`), which ``omni-r1 demo`` sets for the
+``main_ppo`` driver and the ``cpu_tiny`` platform config sets for every Ray process through the job's runtime
+environment. A run on a machine that does have a GPU therefore still trains on CPU when asked to. Like verl's own
+platforms, it registers itself when this module is imported (by our plugin's
+:func:`omni_r1_verl.platform.register.register`).
 
 verl's resource pools insist on Ray ``GPU`` resources, so the CPU platform keeps ``GPU`` as its Ray resource name
 and the recipe declares logical GPUs (``ray_kwargs.ray_init.num_gpus``): each one is a scheduling slot for one
@@ -15,8 +16,7 @@ FSDP rank, not a device.
 
 from __future__ import annotations
 
-import glob
-import os
+import logging
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, Optional
@@ -24,42 +24,13 @@ from typing import Any, Optional
 import torch
 from verl.plugin.platform import PlatformBase, PlatformRegistry
 
-from omni_r1_verl.platform import cpu_device
+from omni_r1_verl.platform import PLATFORM_NAME, cpu_device
 
-#: Name of the platform in verl's registry and the value of ``VERL_PLATFORM`` that selects it.
-PLATFORM_NAME = "cpu"
-
-#: Device nodes whose presence means the host has an accelerator (NVIDIA, AMD ROCm, Ascend). They exist even in
-#: Ray actors that were given no GPU, unlike ``torch.cuda.is_available()``.
-ACCELERATOR_DEVICE_GLOBS: tuple[str, ...] = ("/dev/nvidia[0-9]*", "/dev/kfd", "/dev/davinci[0-9]*")
+logger = logging.getLogger(__name__)
 
 
-def host_has_accelerator() -> bool:
-    """Whether the host has an accelerator device, whether or not this process may use it.
-
-    Returns:
-        True when a CUDA device is visible to torch or an accelerator device node exists.
-    """
-    if torch.cuda.is_available():
-        return True
-    return any(glob.glob(pattern) for pattern in ACCELERATOR_DEVICE_GLOBS)
-
-
-def cpu_platform_selected() -> bool:
-    """Whether verl will resolve the CPU platform in this process (same rule as verl's detection).
-
-    Returns:
-        True when ``VERL_PLATFORM=cpu``, or when ``VERL_PLATFORM`` is unset and the host has no accelerator.
-    """
-    requested = os.environ.get("VERL_PLATFORM", "").strip().lower()
-    if requested:
-        return requested == PLATFORM_NAME
-    return not host_has_accelerator()
-
-
-@PlatformRegistry.register(platform=PLATFORM_NAME)
 class PlatformCPU(PlatformBase):
-    """verl platform for hosts without accelerators: torch CPU tensors, gloo collectives, no device memory."""
+    """verl platform for CPU-only runs: torch CPU tensors, gloo collectives, no device memory (opt-in)."""
 
     @property
     def device_name(self) -> str:
@@ -81,8 +52,8 @@ class PlatformCPU(PlatformBase):
         return True
 
     def is_platform_available(self, use_smi_check: bool = False) -> bool:
-        """Auto-detection: claim only hosts without any accelerator (see the module docstring)."""
-        return not host_has_accelerator()
+        """Never claims a host in verl's auto-detection: the platform is chosen only by ``VERL_PLATFORM=cpu``."""
+        return False
 
     def current_device(self) -> str:
         """The device verl moves tensors to (``torch.device(get_device_id())``): ``"cpu"``, not an index."""
@@ -154,3 +125,11 @@ class PlatformCPU(PlatformBase):
     def cudart(self) -> Any:
         """No CUDA runtime."""
         return None
+
+
+# Registered at the end of the import, like verl's own platforms, so that the class exists even when this module's
+# import is what started verl's (and so our plugin's) import. A name another plugin registered first is kept.
+if PlatformRegistry.get(PLATFORM_NAME) is None:
+    PlatformRegistry.register(platform=PLATFORM_NAME)(PlatformCPU)
+elif PlatformRegistry.get(PLATFORM_NAME) is not PlatformCPU:
+    logger.warning("verl platform %r is already registered; omni-r1-verl's is not", PLATFORM_NAME)

@@ -1,6 +1,7 @@
 """What verl's training side needs on the CPU platform: FSDP2 engines for device ``cpu`` and a gloo process group.
 
-Applied by :func:`activate` from our verl plugin in every process that resolves the CPU platform:
+Applied by :func:`activate` from our verl plugin in processes that asked for the CPU platform (``VERL_PLATFORM=cpu``),
+each part when verl imports the module it changes (so a process that never builds an engine imports none of it):
 
 * verl registers its FSDP engines for devices ``cuda`` and ``npu`` only; we register them for ``cpu`` through the
   public ``EngineRegistry.register``, as subclasses that keep parameters in host memory instead of building FSDP2's
@@ -16,9 +17,10 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
-import warnings
+from types import ModuleType
 from typing import Any
+
+from omni_r1_verl.utils.modules import after_import
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +30,11 @@ FSDP_MODEL_TYPES: tuple[str, ...] = ("language_model", "value_model")
 #: Attribute marking our wrapper (keeps :func:`patch_process_group_backend` idempotent).
 _PATCH_MARK = "_omni_r1_cpu_gloo"
 
-#: Modules that bind ``initialize_global_process_group_ray`` by name at import time (verl 0.9.1).
-_BINDING_MODULES: tuple[str, ...] = ("verl.workers.engine_workers", "verl.checkpoint_engine.base")
+#: Module that defines verl's FSDP engines (importing it registers them for ``cuda`` and ``npu``).
+FSDP_ENGINE_MODULE = "verl.workers.engine.fsdp.transformer_impl"
+
+#: Module that defines ``initialize_global_process_group_ray``.
+DISTRIBUTED_MODULE = "verl.utils.distributed"
 
 
 class _HostMemoryFSDP:
@@ -72,16 +77,15 @@ def _fsdp1_unavailable_engine(base: type) -> type:
     return type("FSDP1UnavailableOnCPU", (base,), {"__new__": __new__, "__doc__": "FSDP1 stand-in on CPU."})
 
 
-def register_cpu_engines() -> None:
-    """Register verl's FSDP2 engines, adapted to host memory, for device ``cpu`` (idempotent)."""
-    with warnings.catch_warnings():
-        # Importing verl's engine package warns once per optional engine it cannot import (torchtitan, megatron ...);
-        # on CPU hosts this import now happens in every process, where those warnings are noise.
-        warnings.filterwarnings("ignore", message=r".* engine is not available", category=UserWarning)
-        from verl.workers.engine.base import EngineRegistry
-        from verl.workers.engine.fsdp.transformer_impl import FSDPEngineWithLMHead, FSDPEngineWithValueHead
+def register_cpu_engines(fsdp_engines: ModuleType) -> None:
+    """Register verl's FSDP2 engines, adapted to host memory, for device ``cpu`` (idempotent).
 
-    classes = {"language_model": FSDPEngineWithLMHead, "value_model": FSDPEngineWithValueHead}
+    Args:
+        fsdp_engines: verl's ``verl.workers.engine.fsdp.transformer_impl``.
+    """
+    from verl.workers.engine.base import EngineRegistry
+
+    classes = {"language_model": fsdp_engines.FSDPEngineWithLMHead, "value_model": fsdp_engines.FSDPEngineWithValueHead}
     for model_type in FSDP_MODEL_TYPES:
         # EngineRegistry asserts on duplicate keys and offers no lookup without the current device, so read its
         # table to stay idempotent.
@@ -96,7 +100,7 @@ def register_cpu_engines() -> None:
             )
 
 
-def patch_process_group_backend() -> None:
+def patch_process_group_backend(distributed: ModuleType) -> None:
     """Make verl's process-group initialisation use plain gloo on the CPU platform (idempotent).
 
     Replaces ``verl.utils.distributed.initialize_global_process_group_ray`` (verl 0.9.1,
@@ -104,12 +108,14 @@ def patch_process_group_backend() -> None:
     ``f"cpu:gloo,{get_device_name()}:{get_nccl_backend()}"``. On the CPU platform that is ``"cpu:gloo,cpu:gloo"``
     and ``torch.distributed.init_process_group`` raises ``Duplicate device type cpu``. The wrapper passes
     ``backend="gloo"`` when the caller gave none and the device is ``cpu``; every other call is forwarded unchanged.
-    The function also has name bindings in :data:`_BINDING_MODULES`, rebound here when already imported (modules
-    imported later bind the wrapper). ``tests/platform/test_cpu_engines.py`` fails when verl stops producing the
-    duplicate, so the patch can be dropped then.
-    """
-    import verl.utils.distributed as distributed
+    The hook runs when verl imports ``verl.utils.distributed``, before the modules that import the function by
+    name (``verl.workers.engine_workers``, ``verl.checkpoint_engine.base``) bind it, so they bind the wrapper.
+    ``tests/platform/test_cpu_engines.py`` fails when verl stops producing the duplicate, so the patch can be
+    dropped then.
 
+    Args:
+        distributed: verl's ``verl.utils.distributed``.
+    """
     original = distributed.initialize_global_process_group_ray
     if getattr(original, _PATCH_MARK, False):
         return
@@ -122,14 +128,10 @@ def patch_process_group_backend() -> None:
 
     setattr(initialize_global_process_group_ray, _PATCH_MARK, True)
     distributed.initialize_global_process_group_ray = initialize_global_process_group_ray
-    for name in _BINDING_MODULES:
-        module = sys.modules.get(name)
-        if module is not None and getattr(module, "initialize_global_process_group_ray", None) is original:
-            module.initialize_global_process_group_ray = initialize_global_process_group_ray
 
 
 def activate() -> None:
-    """Everything the training side needs on the CPU platform (idempotent)."""
-    register_cpu_engines()
-    patch_process_group_backend()
-    logger.debug("CPU platform: FSDP2 engines registered for device 'cpu', gloo process groups")
+    """Everything the training side needs on the CPU platform, each part when verl imports its module."""
+    after_import(FSDP_ENGINE_MODULE, register_cpu_engines)
+    after_import(DISTRIBUTED_MODULE, patch_process_group_backend)
+    logger.debug("CPU platform: FSDP2 engines for device 'cpu' and gloo process groups on import")

@@ -1,8 +1,8 @@
 """Launch a CPU ``main_ppo`` run and read back what verl printed: the harness of the e2e test and the benchmark.
 
 :func:`run_command` runs a ``python -m verl.trainer.main_ppo ...`` command line (e.g. the one of ``omni-r1 demo``,
-:func:`omni_r1_verl.demo.demo_overrides`) in a subprocess, samples the memory of its whole process tree (driver, Ray
-daemons, every actor) and parses verl's console metrics per step.
+:func:`omni_r1_verl.demo.demo_overrides`) in a subprocess on the CPU platform (``VERL_PLATFORM=cpu``), samples the
+memory of its whole process tree (driver, Ray daemons, every actor) and parses verl's console metrics per step.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Optional
 
 import psutil
+
+from omni_r1_verl.platform import CPU_PLATFORM_ENV
 
 _STEP = re.compile(r"step:(\d+) - (.*)$")
 _NUMBER = re.compile(r"^(?:np\.\w+\()?([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\)?$")
@@ -174,14 +176,15 @@ def run_command(
     Args:
         command: The full command (e.g. :meth:`CpuRunSpec.command`, or ``omni-r1 demo``'s).
         cwd: Working directory (verl writes ``outputs/`` there); defaults to the current one.
-        env: Environment of the run; defaults to this process's.
+        env: Environment of the run; defaults to this process's. ``VERL_PLATFORM=cpu`` is added (the driver
+            resolves verl's platform when it starts; Ray's workers inherit it).
         timeout_s: Kill the run's process tree after this many seconds (``returncode`` is then negative).
         log_path: Also write the output here.
 
     Returns:
         The result; a failed run is returned, not raised, so callers can show its log.
     """
-    env = dict(os.environ if env is None else env)
+    env = {**(os.environ if env is None else env), **CPU_PLATFORM_ENV}
     start = time.perf_counter()
     proc = subprocess.Popen(
         list(command),

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from types import SimpleNamespace
+from unittest.mock import MagicMock
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from omni_cases import CASES, process
 
 from omni_r1_verl.models.qwen2_5_omni import verl_binding
@@ -47,6 +50,142 @@ def test_monkey_patch_calls_the_bound_function_by_its_module_global():
     from verl.models.transformers import monkey_patch
 
     assert "patch_forward_with_backends(model" in inspect.getsource(monkey_patch.apply_monkey_patch)
+
+
+def _outcome(function, *args, **kwargs) -> tuple:
+    """What a call did: ``("returned", value)`` or ``("raised", exception type)``."""
+    try:
+        return ("returned", function(*args, **kwargs))
+    except Exception as error:  # noqa: BLE001 - whatever verl does, the wrapper must do the same
+        return ("raised", type(error))
+
+
+def _bound(module: str, name: str):
+    import verl  # noqa: F401  (loads our plugin, which wraps the function when its module is imported)
+
+    function = getattr(importlib.import_module(module), name)
+    assert original_of(function) is not function
+    return function, original_of(function)
+
+
+class _Items:
+    """A plain (non-Omni) dataset."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> int:
+        return index
+
+
+def _mock_dataset(n: int = 5) -> MagicMock:
+    dataset = MagicMock()
+    dataset.__len__.return_value = n
+    return dataset
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("make_dataset", [_Items, _mock_dataset], ids=["plain", "MagicMock"])
+def test_sampler_wrapper_gives_non_omni_datasets_verls_sampler(make_dataset, shuffle):
+    create_rl_sampler, original = _bound("verl.trainer.ppo.utils", "create_rl_sampler")
+    config = OmegaConf.create({"shuffle": shuffle, "seed": 3})
+    dataset = make_dataset(5)
+    ours, verls = create_rl_sampler(config, dataset), original(config, dataset)
+    assert type(ours) is type(verls) and type(ours).__name__ == ("RandomSampler" if shuffle else "SequentialSampler")
+    assert list(ours) == list(verls) and ours.data_source is dataset
+
+
+def test_sampler_wrapper_asks_the_datasets_class_not_the_instance():
+    create_rl_sampler, _ = _bound("verl.trainer.ppo.utils", "create_rl_sampler")
+    config = OmegaConf.create({"shuffle": False})
+    answering = _Items(3)
+    answering.build_sampler = lambda data_config: "instance attribute"  # not part of the dataset's type
+    assert type(create_rl_sampler(config, answering)).__name__ == "SequentialSampler"
+
+    class Choosing(_Items):
+        def build_sampler(self, data_config):
+            return ("own sampler", self, data_config)
+
+    dataset = Choosing(3)
+    assert create_rl_sampler(config, dataset) == ("own sampler", dataset, config)
+
+
+def _qwen_vl_processor() -> SimpleNamespace:
+    """What verl's dedup recognises as a Qwen-VL processor (by its image processor's class name)."""
+    image_processor = type("Qwen2VLImageProcessorFast", (), {})()
+    return SimpleNamespace(image_processor=image_processor, image_token_id=5, video_token_id=6)
+
+
+@pytest.mark.parametrize(
+    "make_processor",
+    [lambda: None, MagicMock, _qwen_vl_processor, lambda: SimpleNamespace(omni_token_ids={"audio": 9})],
+    ids=["none", "MagicMock", "qwen-vl", "look-alike"],
+)
+def test_dedup_wrapper_returns_verls_result_for_non_omni_processors(make_processor):
+    dedup, original = _bound("verl.workers.rollout.utils", "qwen2_5_vl_dedup_image_tokens")
+    ids = [1, 5, 5, 5, 2, 6, 6, 9, 9, 3]
+    processor = make_processor()
+    assert dedup(ids, processor) == original(ids, processor)
+
+
+def _qwen2_config():
+    from transformers import Qwen2Config
+
+    return Qwen2Config(architectures=["Qwen2ForCausalLM"])
+
+
+def _mock_claiming_omni():
+    return MagicMock(model_type="qwen2_5_omni_thinker", architectures=["Qwen2_5OmniThinkerForConditionalGeneration"])
+
+
+@pytest.mark.parametrize(
+    "make_config", [_qwen2_config, MagicMock, _mock_claiming_omni], ids=["qwen2", "MagicMock", "MagicMock-as-omni"]
+)
+def test_model_class_wrapper_returns_verls_class_for_non_omni_configs(make_config):
+    get_class, original = _bound("verl.utils.model", "get_hf_auto_model_class")
+    config = make_config()
+    assert get_class(config) is original(config)
+
+
+def test_model_class_wrapper_picks_the_thinker_for_omni_configs(thinker_dir):
+    from transformers import AutoConfig
+
+    from omni_r1_verl.models.qwen2_5_omni.model import OmniThinkerForVerl
+
+    get_class, _ = _bound("verl.utils.model", "get_hf_auto_model_class")
+    assert get_class(AutoConfig.from_pretrained(thinker_dir)) is OmniThinkerForVerl
+
+
+def _plain_model(model_type: str = "llama"):
+    cls = type("PlainModel", (), {"forward": lambda self: "own forward"})
+    model = cls()
+    model.config = SimpleNamespace(model_type=model_type)
+    return model
+
+
+def _forward_of(model) -> tuple:
+    forward = getattr(type(model), "forward", None)
+    return (getattr(forward, "__module__", None), getattr(forward, "__qualname__", None))
+
+
+@pytest.mark.parametrize("make_model", [_plain_model, MagicMock], ids=["plain", "MagicMock"])
+@pytest.mark.parametrize(("fused", "backend"), [(False, None), (True, "torch"), (True, "triton")])
+def test_forward_patch_wrapper_patches_non_omni_models_as_verl_does(make_model, fused, backend):
+    patch, original = _bound("verl.models.transformers.monkey_patch", "patch_forward_with_backends")
+    ours, verls = make_model(), make_model()
+    kwargs = {"use_fused_kernels": fused, "fused_kernels_backend": backend}
+    assert _outcome(patch, ours, **kwargs) == _outcome(original, verls, **kwargs)
+    assert _forward_of(ours) == _forward_of(verls)
+    assert vars(ours).get("_verl_fused_kernels_backend") == vars(verls).get("_verl_fused_kernels_backend")
+
+
+def test_processor_wrapper_returns_verls_result_for_a_mock_path():
+    hf_processor, original = _bound("verl.utils.tokenizer.tokenizer", "hf_processor")
+    path = MagicMock()
+    assert _outcome(hf_processor, path) == _outcome(original, path)
 
 
 @pytest.fixture(scope="module")
