@@ -121,7 +121,7 @@ class Sam2Config:
         checkpoint: ``sam2``: the official ``.pt`` file; ``hf_sam2``: a ``from_pretrained`` directory;
             ``sam3_tracker``: a transformers SAM 3 directory (``facebook/sam3`` or a ``Sam3TrackerVideoModel``).
         config: ``sam2`` only: a config inside the package (``configs/sam2.1/sam2.1_hiera_l.yaml``) or a YAML path.
-        image_size: Override of the model input side in pixels (0 keeps the config's).
+        image_size: ``sam2`` only: override of the model input side in pixels (0 keeps the config's).
         dtype: ``auto`` (bf16 autocast on GPU, float32 on CPU), ``float32`` or ``bfloat16``.
         propagation: ``bidirectional``: every object is tracked forward and backward from its first prompted
             keyframe; ``forward``: one forward pass from the first frame (the reference's behaviour).
@@ -163,7 +163,7 @@ class Sam2Config:
 
 @dataclass
 class GroundingConfig:
-    """The frozen grounding VLM that turns (keyframe, description) into boxes.
+    """The frozen grounding model that turns (keyframe, description) into boxes (a VLM, or SAM 3's detector).
 
     Attributes:
         backend: Registered grounder: ``vllm`` (GPU), ``transformers`` (any device), ``auto`` (vLLM when
@@ -225,7 +225,7 @@ class DetailConfig:
         pool: Router, batching and failure policy.
         placement: Where workers run.
         sam2: Video segmenter.
-        grounding: Grounding VLM.
+        grounding: Grounding model (a VLM, or SAM 3's text detector).
         gt_store: ``module:Class`` of the ground-truth store; ``Class(root)`` must have
             ``masks(gt_key, frame_indices) -> bool array (n_obj, F, H, W)``.
     """
