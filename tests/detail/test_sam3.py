@@ -162,11 +162,22 @@ def text_grounder(tiny_assets, sam3_checkpoint):
     return get_grounder_cls("sam3_text", CPU)(cfg, CPU, torch.float32)
 
 
-def test_text_grounder_returns_scored_boxes_in_original_pixels(text_grounder, clip):
+def test_text_grounder_returns_scored_boxes_in_original_pixels(text_grounder, clip, monkeypatch):
     frames = load_clip(str(clip.root), clip.frame_paths)
+    encoded = []
+    encode = text_grounder.model.get_vision_features
+
+    def counting(pixel_values):
+        encoded.append(len(pixel_values))
+        return encode(pixel_values=pixel_values)
+
+    monkeypatch.setattr(text_grounder.model, "get_vision_features", counting)
     long = "the small red square that moves to the right while the green one drifts left " * 4
-    outputs = text_grounder.ground([frames.image(1), frames.image(3)], ["red square", long])
-    assert [o.malformed for o in outputs] == [0, 0]
+    outputs = text_grounder.ground([frames.image(1), frames.image(3), frames.image(1)], ["red square", long, "red"])
+    assert sum(encoded) == 2  # one image-encoder pass per distinct keyframe
+    alone = text_grounder.ground([frames.image(1)], ["red"])
+    assert (alone[0].boxes, alone[0].text) == (outputs[2].boxes, outputs[2].text)
+    assert [o.malformed for o in outputs] == [0, 0, 0]
     for output in outputs:
         answer = json.loads(output.text)
         assert [a["bbox_2d"] for a in answer] == [[round(v, 1) for v in b] for b in output.boxes]
