@@ -268,7 +268,8 @@ class DetailConfig:
             need_grounding: Also require ``grounding.model_path``.
 
         Raises:
-            FileNotFoundError: If a checkpoint is unset or does not exist.
+            FileNotFoundError: If a checkpoint is unset or does not exist, or a SAM 3 backend's directory lacks what
+                it loads (:func:`sam3_checkpoint_problem`).
         """
         _require_path(self.sam2.checkpoint, "sam2.checkpoint", self._sam2_hint())
         _require_sam3(self.sam2.checkpoint, "sam2.checkpoint", self.sam2.backend)

@@ -1,6 +1,6 @@
 """The grounding interface (keyframe + description -> boxes in original pixels) and its registry.
 
-Every backend resizes the keyframe with :func:`omni_r1_verl.utils.vision.smart_resize` *before* the model sees it
+Every VLM backend resizes the keyframe with :func:`omni_r1_verl.utils.vision.smart_resize` *before* the model sees it
 and forbids the model's processor from resizing again, so the model's pixel coordinates map back to original pixels
 exactly (:func:`omni_r1_verl.detail.boxes.to_original`). VLM backends only implement :meth:`Grounder.generate`
 (images + prompts -> texts); prompt rendering, resizing, parsing and mapping are shared. A detector that returns
