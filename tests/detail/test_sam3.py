@@ -246,18 +246,26 @@ def test_sam3_text_failures_get_the_statuses_of_the_vlm_path(tiny_assets, sam3_c
     assert broken.status == "error" and clip.frame_paths[2] in broken.message
 
 
-def test_a_grounding_failure_is_an_error_result(tiny_assets, sam3_checkpoint, clip, monkeypatch):
+def test_model_failures_are_error_results_for_the_rollouts_that_needed_the_model(
+    tiny_assets, sam3_checkpoint, clip, monkeypatch
+):
     engine = _engine(tiny_assets, sam3_checkpoint, text=True)
 
     def fail(*args, **kwargs):
         raise RuntimeError("CUDA out of memory (simulated)")
 
-    monkeypatch.setattr(engine.grounder.model, "forward", fail)
     needs_grounding = clip.request("a", [KeyframeQuery(1, "red square")])
     has_boxes = clip.request("b", [KeyframeQuery(1, "red square", boxes=[clip.box(0, 1)])])
-    a, b = engine.run_job([needs_grounding, has_boxes]).results
+    no_box = clip.request("c", [KeyframeQuery(1, "red square", boxes=[])])
+    with monkeypatch.context() as patch:
+        patch.setattr(engine.grounder.model, "forward", fail)
+        a, b, c = engine.run_job([needs_grounding, has_boxes, no_box]).results
     assert a.status == "error" and "grounding failed" in a.message and "out of memory" in a.message
-    assert b.status == "ok"
+    assert (b.status, c.status) == ("ok", "no_boxes")
+    monkeypatch.setattr(engine.segmenter.model.memory_attention, "forward", fail)
+    a, b, c = engine.run_job([needs_grounding, has_boxes, no_box]).results
+    assert [r.status for r in (a, b)] == ["error", "error"] and "segmentation failed" in b.message
+    assert c.status == "no_boxes" and a.keyframes[0].pred_boxes  # the boxes were found before tracking failed
 
 
 def test_checkpoint_checks_name_the_key_and_what_is_missing(tiny_assets, sam3_checkpoint, tmp_path):
