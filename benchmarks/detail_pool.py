@@ -1,25 +1,31 @@
-"""Grouped vs per-rollout System-2 passes: the GRPO batching trick, measured in one run.
+"""Grouped vs per-rollout System-2 passes: the GRPO batching trick, measured in one run, SAM2 next to SAM 3.
 
 A GRPO group of R rollouts x B keyframe boxes on one clip is segmented two ways with the same engine:
 
-* naive: one job per rollout (R SAM2 passes, as the reference's one-request-per-rollout server);
+* naive: one job per rollout (R passes, as the reference's one-request-per-rollout server);
 * grouped: one job for the group (one pass, image features shared, objects batched, identical prompts once).
 
 Two scenarios: ``distinct`` (every rollout's boxes differ slightly) and ``agreeing`` (a fraction of rollouts repeat
-the first rollout's boxes, as a greedy System 2 does whenever rollouts agree). The script prints naive time, grouped
-time, their ratio and unique/total objects; ratios are what to compare across machines.
+the first rollout's boxes, as a greedy System 2 does whenever rollouts agree). Each backend of ``--backend`` gets
+its rows: naive time, grouped time, their ratio, unique/total objects and rollout-frames per second of the grouped
+pass; ratios are what to compare across machines. Backends: ``sam2``, ``hf_sam2``, ``sam3_tracker`` (boxes given,
+SAM 3 masks) and ``sam3_text`` (SAM 3 boxes from the keyframe descriptions, then SAM 3 masks: grounding is timed
+too). ``--sam3-video`` adds transformers' one-model ``Sam3VideoModel`` (the descriptions as text prompts on every
+frame; naive = one session per rollout, grouped = one session with the group's distinct descriptions), the
+alternative the ``sam3_text`` mode was measured against.
 
 Examples::
 
-    python benchmarks/detail_pool.py                                  # tiny random SAM2 on CPU (omni-r1 make-tiny)
-    python benchmarks/detail_pool.py --backend hf_sam2
-    python benchmarks/detail_pool.py --preset gpu-large               # SAM2.1-L shape, random weights, 24 x 720p
+    python benchmarks/detail_pool.py                                  # tiny random SAM2 and SAM 3 on CPU
+    python benchmarks/detail_pool.py --backend sam2,hf_sam2,sam3_tracker,sam3_text --sam3-video
+    python benchmarks/detail_pool.py --preset gpu-large               # SAM2.1-L and SAM 3 shapes, random weights
     python benchmarks/detail_pool.py --through-pool                   # the same through the Ray pool
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import sys
@@ -43,16 +49,29 @@ PRESETS = {
         "device": "cuda",
     },
 }
+#: Backends that load a transformers SAM 3 checkpoint (``sam3_text``: SAM 3 boxes and masks from one checkpoint).
+SAM3_BACKENDS = ("sam3_tracker", "sam3_text")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu-tiny", help="defaults for the knobs below")
-    parser.add_argument("--backend", default="sam2", help="segmenter: sam2 (package, batched) or hf_sam2")
+    parser.add_argument(
+        "--backend",
+        default="sam2,sam3_tracker",
+        help="comma-separated: sam2 (package, batched), hf_sam2, sam3_tracker (batched), sam3_text (SAM 3 boxes too)",
+    )
     parser.add_argument("--tiny-dir", default=os.getenv("OMNI_R1_TINY_DIR", ""), help="omni-r1 make-tiny output")
     parser.add_argument("--config", help="sam2 config (package name or YAML); default: the tiny one")
     parser.add_argument("--checkpoint", help="sam2 .pt / hf_sam2 directory; default: the tiny one")
-    parser.add_argument("--random-weights", action="store_true", help="random weights for --config (sam2 only)")
+    parser.add_argument("--sam3-checkpoint", help="transformers SAM 3 directory (facebook/sam3); default: the tiny one")
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="random weights: --config for sam2, facebook/sam3's shape for SAM 3",
+    )
+    parser.add_argument("--score-threshold", type=float, default=0.25, help="SAM 3 detection threshold (sam3_text)")
+    parser.add_argument("--sam3-video", action="store_true", help="also time Sam3VideoModel (text on every frame)")
     parser.add_argument("--frames", type=int, help="clip frames")
     parser.add_argument("--height", type=int, help="frame height")
     parser.add_argument("--width", type=int, help="frame width")
@@ -69,6 +88,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         if getattr(args, key, None) in (None, False):
             setattr(args, key, value)
     args.device = args.device or "auto"
+    args.backends = [b.strip() for b in args.backend.split(",") if b.strip()]
     return args
 
 
@@ -94,7 +114,7 @@ def write_dataset(root: Path, frames: int, height: int, width: int, seed: int = 
 
 
 def make_group(root: Path, paths, masks, rollouts: int, boxes: int, agree: float, seed: int = 0):
-    """Requests of one GRPO group; the first ``agree`` fraction of rollouts repeat rollout 0's boxes."""
+    """Requests of one GRPO group; the first ``agree`` fraction of rollouts repeat rollout 0's boxes and words."""
     from omni_r1_verl.contracts.system2 import DetailRequest, KeyframeQuery
     from omni_r1_verl.detail.boxes import mask_box
 
@@ -110,7 +130,8 @@ def make_group(root: Path, paths, masks, rollouts: int, boxes: int, agree: float
             x1, y1, x2, y2 = mask_box(masks[0, k])
             dx, dy = rng.integers(-3, 4, size=2) if jitter else (0, 0)
             box = [x1 + dx + jitter, y1 + dy, x2 + dx + jitter, y2 + dy]
-            queries.append(KeyframeQuery(int(k), "the red box", boxes=[box]))
+            words = "the red box" if not jitter else f"the red box {jitter}"
+            queries.append(KeyframeQuery(int(k), words, boxes=[box]))
         requests.append(
             DetailRequest(
                 group_key="bench",
@@ -126,11 +147,19 @@ def make_group(root: Path, paths, masks, rollouts: int, boxes: int, agree: float
     return requests
 
 
-def build_config(args, workdir: Path):
+def without_boxes(requests):
+    """The same requests with descriptions only: the grounding model boxes them (``sam3_text``)."""
+    return [
+        dataclasses.replace(r, keyframes=[dataclasses.replace(k, boxes=None) for k in r.keyframes]) for r in requests
+    ]
+
+
+def build_config(args, workdir: Path, backend: str):
     from omni_r1_verl.detail.config import DetailConfig
 
-    sam2 = {"backend": args.backend, "dtype": args.dtype}
-    if args.backend == "sam2":
+    sam2 = {"backend": "sam3_tracker" if backend == "sam3_text" else backend, "dtype": args.dtype}
+    grounding = {}
+    if backend == "sam2":
         if args.random_weights:
             sam2.update(config=args.config, checkpoint=str(random_checkpoint(args.config, workdir)))
         else:
@@ -138,13 +167,23 @@ def build_config(args, workdir: Path):
             sam2.update(
                 config=args.config or str(tiny.sam2_config), checkpoint=args.checkpoint or str(tiny.sam2_checkpoint)
             )
+    elif backend in SAM3_BACKENDS:
+        sam2["checkpoint"] = sam3_checkpoint(args, workdir)
+        if backend == "sam3_text":
+            grounding = {
+                "backend": "sam3_text",
+                "model_path": sam2["checkpoint"],
+                "score_threshold": args.score_threshold,
+                "dtype": args.dtype,
+            }
     else:
         sam2["checkpoint"] = args.checkpoint or str(tiny_assets(args.tiny_dir).sam2_hf)
     return DetailConfig.from_dict(
         {
             "sam2": sam2,
+            "grounding": grounding,
             "placement": {"mode": "cpu" if args.device == "cpu" else "auto", "cpus_per_worker": args.threads},
-            "pool": {"name": "detail_pool_benchmark", "batch_window_s": 0.0},
+            "pool": {"name": f"detail_pool_benchmark_{backend}", "batch_window_s": 0.0},
             "gt_store": "omni_r1_verl.detail.ground_truth:NpzGroundTruth",
         }
     )
@@ -161,6 +200,23 @@ def tiny_assets(tiny_dir: str):
     return make_tiny(Path(tempfile.mkdtemp(prefix="omni_r1_tiny_")))
 
 
+def sam3_checkpoint(args, workdir: Path) -> str:
+    """``--sam3-checkpoint``, random weights of facebook/sam3's shape (``--random-weights``), or the tiny SAM 3."""
+    from omni_r1_verl.models.tiny_sam3 import SAM3_DIR, build_sam3
+
+    if args.sam3_checkpoint:
+        return args.sam3_checkpoint
+    if args.random_weights:
+        from transformers import Sam3VideoConfig
+
+        path = workdir / "random_sam3"
+        if not path.is_dir():
+            build_sam3(path, config=Sam3VideoConfig())
+        return str(path)
+    tiny = tiny_assets(args.tiny_dir)
+    return str(tiny.extra.get(SAM3_DIR) or build_sam3(workdir / SAM3_DIR))
+
+
 def random_checkpoint(config: str, workdir: Path) -> Path:
     """Random weights of the config's architecture, in the official checkpoint format."""
     import torch
@@ -175,7 +231,7 @@ def random_checkpoint(config: str, workdir: Path) -> Path:
 
 
 def count_objects(requests, cfg) -> tuple[int, int]:
-    """Unique and total SAM2 objects of a group, with the engine's association and de-duplication."""
+    """Unique and total objects of a group's given boxes, with the engine's association and de-duplication."""
     from omni_r1_verl.detail.association import associate, plan_objects
 
     per_rollout = [
@@ -186,8 +242,13 @@ def count_objects(requests, cfg) -> tuple[int, int]:
     return plan.unique, plan.total
 
 
-def time_engine(engine, requests, trials: int) -> tuple[float, float]:
-    """Median seconds of naive (one job per rollout) and grouped (one job) passes, interleaved."""
+def _check(results, text: bool) -> None:
+    """Every rollout ran (with text grounding, random weights may find no box on a keyframe: ``no_boxes``)."""
+    assert all(r.status == "ok" or (text and r.ran) for r in results), [r.message for r in results]
+
+
+def time_engine(engine, requests, trials: int, text: bool) -> tuple[float, float, tuple[int, int]]:
+    """Median seconds of naive (one job per rollout) and grouped (one job) passes, interleaved; and the objects."""
     engine.run_job(requests[:1])  # warm-up (allocations, lazy imports)
     naive, grouped = [], []
     for _ in range(trials):
@@ -196,16 +257,14 @@ def time_engine(engine, requests, trials: int) -> tuple[float, float]:
             engine.run_job([request])
         naive.append(time.perf_counter() - start)
         start = time.perf_counter()
-        results = engine.run_job(requests).results
+        outcome = engine.run_job(requests)
         grouped.append(time.perf_counter() - start)
-        assert all(r.status == "ok" for r in results), [r.message for r in results]
-    return statistics.median(naive), statistics.median(grouped)
+        _check(outcome.results, text)
+    return statistics.median(naive), statistics.median(grouped), (outcome.unique_objects, outcome.total_objects)
 
 
-def time_pool(cfg, scenarios, trials: int) -> list[tuple[float, float]]:
+def time_pool(cfg, scenarios, trials: int, text: bool) -> list[tuple[float, float, None]]:
     """The same through a local Ray pool: naive = one rollout at a time, grouped = the group submitted at once."""
-    import dataclasses
-
     import ray
 
     from omni_r1_verl.detail.pool import DetailPool
@@ -227,12 +286,53 @@ def time_pool(cfg, scenarios, trials: int) -> list[tuple[float, float]]:
                 start = time.perf_counter()
                 results = pool.run(requests)
                 grouped.append(time.perf_counter() - start)
-                assert all(r.status == "ok" for r in results), [r.message for r in results]
-            timings.append((statistics.median(naive), statistics.median(grouped)))
+                _check(results, text)
+            timings.append((statistics.median(naive), statistics.median(grouped), None))
         pool.shutdown()
         return timings
     finally:
         ray.shutdown()
+
+
+def time_sam3_video(args, cfg, scenarios, trials: int) -> list[tuple[float, float, None]]:
+    """transformers' one-model SAM 3 (detector on every frame + tracker), the descriptions as text prompts."""
+    import torch
+    from transformers import Sam3VideoModel, Sam3VideoProcessor
+
+    from omni_r1_verl.detail.clip import load_clip
+    from omni_r1_verl.detail.devices import compute_dtype, resolve_device
+
+    device = resolve_device(args.device)
+    dtype = compute_dtype(args.dtype, device)
+    path = cfg.sam2.checkpoint
+    model = Sam3VideoModel.from_pretrained(path, dtype=dtype).to(device).eval()
+    model.score_threshold_detection = model.new_det_thresh = args.score_threshold
+    processor = Sam3VideoProcessor.from_pretrained(path)
+    head = scenarios[0][0]
+    frames = load_clip(head.dataset_root, head.frame_paths).frames
+
+    def run(descriptions: list[str]) -> None:
+        with torch.inference_mode():
+            session = processor.init_video_session(video=frames, inference_device=device, dtype=dtype)
+            processor.add_text_prompt(session, sorted(set(descriptions)))
+            for out in model.propagate_in_video_iterator(session):
+                processor.postprocess_outputs(session, out)
+
+    timings = []
+    for requests in scenarios:
+        words = [[k.description for k in r.keyframes] for r in requests]
+        run(words[0])
+        naive, grouped = [], []
+        for _ in range(trials):
+            start = time.perf_counter()
+            for own in words:
+                run(own)
+            naive.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            run([w for own in words for w in own])
+            grouped.append(time.perf_counter() - start)
+        timings.append((statistics.median(naive), statistics.median(grouped), None))
+    return timings
 
 
 def main(argv=None) -> int:
@@ -243,7 +343,6 @@ def main(argv=None) -> int:
     from omni_r1_verl.detail.engine import DetailEngine
 
     workdir = Path(tempfile.mkdtemp(prefix="detail_bench_"))
-    cfg = build_config(args, workdir)
     paths, masks = write_dataset(workdir, args.frames, args.height, args.width)
     scenarios = [
         ("distinct", make_group(workdir, paths, masks, args.rollouts, args.boxes, 0.0)),
@@ -251,24 +350,38 @@ def main(argv=None) -> int:
     ]
     load = os.getloadavg()[0]
     print(
-        f"detail pool benchmark: backend={args.backend}, clip {args.frames} x {args.height}x{args.width}, "
-        f"{args.rollouts} rollouts x {args.boxes} boxes, torch threads={args.threads}, 1-min load avg {load:.1f}"
+        f"detail pool benchmark: clip {args.frames} x {args.height}x{args.width}, {args.rollouts} rollouts x "
+        f"{args.boxes} keyframes, torch threads={args.threads}, 1-min load avg {load:.1f}, "
+        f"{'through a local Ray pool (1 worker)' if args.through_pool else 'in-process'}"
     )
-    if args.through_pool:
-        print("timed through a local Ray pool (1 worker)")
-        timings = time_pool(cfg, [requests for _, requests in scenarios], args.trials)
-    else:
-        engine = DetailEngine(cfg, device=args.device)
-        print(f"timed in-process: {engine.segmenter.describe()}")
-        timings = [time_engine(engine, requests, args.trials) for _, requests in scenarios]
+    rows = []
+    for backend in args.backends + (["sam3_video"] if args.sam3_video else []):
+        cfg = build_config(args, workdir, "sam3_text" if backend == "sam3_video" else backend)
+        text = backend in ("sam3_text", "sam3_video")
+        groups = [without_boxes(r) if text else r for _, r in scenarios]
+        if backend == "sam3_video":
+            timings = time_sam3_video(args, cfg, groups, args.trials)
+        elif args.through_pool:
+            timings = time_pool(cfg, groups, args.trials, text)
+        else:
+            engine = DetailEngine(cfg, device=args.device)
+            print(f"{backend}: {engine.describe()['segmenter']}")
+            timings = [time_engine(engine, requests, args.trials, text) for requests in groups]
+            del engine
+        for (name, requests), (naive, grouped, objects) in zip(scenarios, timings):
+            if objects is None and not text:
+                objects = count_objects(requests, cfg)
+            rows.append((backend, name, objects, naive, grouped))
     print(
-        f"{'scenario':<10} {'unique/total':>12} {'naive s':>9} {'grouped s':>10} {'ratio':>7} {'rollout-frames/s':>17}"
+        f"{'backend':<13} {'scenario':<10} {'unique/total':>12} {'naive s':>9} {'grouped s':>10} {'ratio':>7} "
+        f"{'rollout-frames/s':>17}"
     )
-    for (name, requests), (naive, grouped) in zip(scenarios, timings):
-        unique, total = count_objects(requests, cfg)
+    for backend, name, objects, naive, grouped in rows:
+        counted = f"{objects[0]}/{objects[1]}" if objects else "-"
         fps = args.frames * args.rollouts / grouped
         print(
-            f"{name:<10} {f'{unique}/{total}':>12} {naive:>9.2f} {grouped:>10.2f} {naive / grouped:>6.2f}x {fps:>17.1f}"
+            f"{backend:<13} {name:<10} {counted:>12} {naive:>9.2f} {grouped:>10.2f} {naive / grouped:>6.2f}x "
+            f"{fps:>17.1f}"
         )
     return 0
 

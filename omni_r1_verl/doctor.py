@@ -356,7 +356,7 @@ def _thinker_check(name: str, path: Path) -> Check:
 
 
 def _system2_check(cfg) -> Check:
-    """System 2's checkpoints (SAM2, grounding model), required when a reward term reads System 2."""
+    """System 2's checkpoints (SAM2 / SAM 3, grounding model), required when a reward term reads System 2."""
     from omni_r1_verl.detail.config import DetailConfig
     from omni_r1_verl.scoring.config import RewardConfig
     from omni_r1_verl.utils.config import load_section
@@ -374,7 +374,39 @@ def _system2_check(cfg) -> Check:
     except FileNotFoundError as err:
         key = str(err).split("=")[0].split(" ")[0]
         return Check(name, False, str(err), f"set {key}=<existing path>, or `omni-r1 make-tiny DIR` for a CPU run")
-    return Check(name, True, f"sam2 {detail.sam2.checkpoint}; grounding {detail.grounding.model_path}")
+    found = f"sam2 {detail.sam2.checkpoint}; grounding {detail.grounding.model_path}"
+    try:
+        sam3 = _sam3_configs(detail)
+    except Exception as err:  # noqa: BLE001 - any parse failure of a checkpoint's config is the finding
+        return Check(name, False, f"{found}: {err}", "use a SAM 3 checkpoint saved by the pinned transformers")
+    return Check(name, True, found + (f"; SAM 3 {', '.join(sam3)}" if sam3 else ""))
+
+
+def _sam3_configs(detail) -> list[str]:
+    """Parse the configs of the SAM 3 checkpoints System 2 points to with transformers (no weights are read).
+
+    ``check_paths`` has already checked their files and model types; this catches configs the pinned transformers
+    cannot read.
+
+    Args:
+        detail: The ``system2`` section.
+
+    Returns:
+        ``backend: model type at input side`` per SAM 3 backend in use.
+    """
+    from transformers import AutoConfig
+
+    from omni_r1_verl.detail.config import SAM3_MODEL_TYPES
+
+    found = []
+    for backend, path in (
+        (detail.sam2.backend, detail.sam2.checkpoint),
+        (detail.grounding.backend, detail.grounding.model_path),
+    ):
+        if backend in SAM3_MODEL_TYPES:
+            config = AutoConfig.from_pretrained(path)
+            found.append(f"{backend}: {config.model_type} at {config.image_size} px")
+    return found
 
 
 def run_all(overrides: Sequence[str] = (), with_ray: bool = True) -> list[Check]:

@@ -1,8 +1,9 @@
 """Build tiny random checkpoints with the real architectures, offline and deterministically.
 
 Writes OUT_DIR/qwen2_5_omni_thinker (Qwen2.5-Omni thinker + processor with the real Qwen BPE tokenizer),
-OUT_DIR/sam2 (SAM2.1 config + checkpoint for the `sam2` package), OUT_DIR/sam2_hf (transformers Sam2VideoModel)
-and OUT_DIR/manifest.json. Nothing is downloaded.
+OUT_DIR/sam2 (SAM2.1 config + checkpoint for the `sam2` package), OUT_DIR/sam2_hf (transformers Sam2VideoModel),
+OUT_DIR/sam3 (transformers Sam3VideoModel + processor, the layout of facebook/sam3) and OUT_DIR/manifest.json.
+Nothing is downloaded.
 
 example:
   omni-r1 make-tiny ~/.cache/omni-r1/tiny
@@ -15,7 +16,7 @@ import importlib.util
 import time
 
 NAME = "make-tiny"
-HELP = "build tiny random Qwen2.5-Omni thinker and SAM2 checkpoints offline (for CPU tests and the demo)"
+HELP = "build tiny random Qwen2.5-Omni thinker, SAM2 and SAM 3 checkpoints offline (for CPU tests and the demo)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,4 +54,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  sam2        {assets.sam2_config}")
         print(f"              {assets.sam2_checkpoint}")
     print(f"  sam2 (hf)   {assets.sam2_hf}")
+    for name, path in assets.extra.items():
+        print(f"  {name:<11} {path}")
     return 0

@@ -8,6 +8,7 @@ doctor and the benchmarks. Every dataclass validates in ``__post_init__``; loadi
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -123,11 +124,13 @@ class Sam2Config:
     """The video segmenter.
 
     Attributes:
-        backend: Registered segmenter: ``sam2`` (the ``sam2`` package, batched across objects) or ``hf_sam2``
-            (transformers ``Sam2VideoModel``).
-        checkpoint: ``sam2``: the official ``.pt`` file; ``hf_sam2``: a ``from_pretrained`` directory.
+        backend: Registered segmenter: ``sam2`` (the ``sam2`` package, batched across objects), ``hf_sam2``
+            (transformers ``Sam2VideoModel``) or ``sam3_tracker`` (transformers ``Sam3TrackerVideoModel``, batched
+            across objects).
+        checkpoint: ``sam2``: the official ``.pt`` file; ``hf_sam2``: a ``from_pretrained`` directory;
+            ``sam3_tracker``: a transformers SAM 3 directory (``facebook/sam3`` or a ``Sam3TrackerVideoModel``).
         config: ``sam2`` only: a config inside the package (``configs/sam2.1/sam2.1_hiera_l.yaml``) or a YAML path.
-        image_size: Override of the model input side in pixels (0 keeps the config's).
+        image_size: ``sam2`` only: override of the model input side in pixels (0 keeps the config's).
         dtype: ``auto`` (bf16 autocast on GPU, float32 on CPU), ``float32`` or ``bfloat16``.
         propagation: ``bidirectional``: every object is tracked forward and backward from its first prompted
             keyframe; ``forward``: one forward pass from the first frame (the reference's behaviour).
@@ -137,7 +140,8 @@ class Sam2Config:
         feature_cache_frames: Frames whose image features are kept (each frame is encoded once per job if the
             clip fits).
         image_batch_size: Frames encoded per image-encoder call.
-        max_objects_per_step: Objects tracked in one batched step (``sam2`` backend; bounds activation memory).
+        max_objects_per_step: Objects tracked in one batched step (``sam2`` and ``sam3_tracker``; bounds activation
+            memory).
         mask_threshold: Logit threshold of the binary masks.
     """
 
@@ -168,13 +172,14 @@ class Sam2Config:
 
 @dataclass
 class GroundingConfig:
-    """The frozen grounding VLM that turns (keyframe, description) into boxes.
+    """The frozen grounding model that turns (keyframe, description) into boxes (a VLM, or SAM 3's detector).
 
     Attributes:
-        backend: Registered grounder: ``vllm`` (GPU), ``transformers`` (any device) or ``auto`` (vLLM when
-            installed and a GPU is visible, else transformers).
-        model_path: Checkpoint directory of a Qwen2.5-VL / Qwen2.5-Omni style model (outputs ``bbox_2d`` JSON).
-            Empty: requests must carry their boxes.
+        backend: Registered grounder: ``vllm`` (GPU), ``transformers`` (any device), ``auto`` (vLLM when
+            installed and a GPU is visible, else transformers), or ``sam3_text`` (SAM 3's detector: the description
+            is the text concept; short noun phrases only, see docs/detail.md).
+        model_path: Checkpoint directory of a Qwen2.5-VL / Qwen2.5-Omni style model (outputs ``bbox_2d`` JSON), or
+            for ``sam3_text`` a transformers SAM 3 directory (``facebook/sam3``). Empty: requests must carry boxes.
         prompt_style: ``vision_reasoner`` (the released recipe), ``plain`` (the reference default), ``seg_zero``
             or ``qwen_vl`` (the paper's "official Qwen2.5-VL grounding prompt").
         box_format: ``absolute``: pixels of the resized image (Qwen2.5-VL); ``norm1000``: 0..1000 (Qwen2-VL).
@@ -186,6 +191,8 @@ class GroundingConfig:
         gpu_memory_utilization: vLLM's share of the worker's GPU (leave room for SAM2).
         max_model_len: vLLM context length.
         min_box_size: Boxes narrower or shorter than this (original pixels, after clipping) are rejected.
+        score_threshold: ``sam3_text``: detections scoring above this (object probability times presence
+            probability) become boxes.
     """
 
     backend: str = "auto"
@@ -200,6 +207,7 @@ class GroundingConfig:
     gpu_memory_utilization: float = 0.5
     max_model_len: int = 8192
     min_box_size: float = 1.0
+    score_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         _check_choice("prompt_style", self.prompt_style, tuple(s.value for s in GroundingPromptStyle))
@@ -215,6 +223,7 @@ class GroundingConfig:
             f"gpu_memory_utilization={self.gpu_memory_utilization!r}: must be in (0, 1]",
         )
         _check_positive("min_box_size", self.min_box_size, allow_zero=True)
+        check(0 <= self.score_threshold < 1, f"score_threshold={self.score_threshold!r}: must be in [0, 1)")
 
 
 @dataclass
@@ -225,7 +234,7 @@ class DetailConfig:
         pool: Router, batching and failure policy.
         placement: Where workers run.
         sam2: Video segmenter.
-        grounding: Grounding VLM.
+        grounding: Grounding model (a VLM, or SAM 3's text detector).
         gt_store: ``module:Class`` of the ground-truth store; ``Class(root)`` must have
             ``masks(gt_key, frame_indices) -> bool array (n_obj, F, H, W)``.
     """
@@ -268,28 +277,80 @@ class DetailConfig:
             need_grounding: Also require ``grounding.model_path``.
 
         Raises:
-            FileNotFoundError: If a checkpoint is unset or does not exist.
+            FileNotFoundError: If a checkpoint is unset or does not exist, or a SAM 3 backend's directory lacks what
+                it loads (:func:`sam3_checkpoint_problem`).
         """
         _require_path(self.sam2.checkpoint, "sam2.checkpoint", self._sam2_hint())
+        _require_sam3(self.sam2.checkpoint, "sam2.checkpoint", self.sam2.backend)
         if self.sam2.backend == "sam2" and not _sam2_config_exists(self.sam2.config):
             raise FileNotFoundError(
                 f"{SECTION}.sam2.config={self.sam2.config!r} is neither a file nor a config inside the sam2 "
                 "package (e.g. configs/sam2.1/sam2.1_hiera_l.yaml)"
             )
         if need_grounding or self.grounding.model_path:
-            _require_path(
-                self.grounding.model_path,
-                "grounding.model_path",
-                "set it to a local Qwen2.5-VL / Qwen2.5-Omni checkpoint directory",
-            )
+            hint = "set it to a local Qwen2.5-VL / Qwen2.5-Omni checkpoint directory"
+            if self.grounding.backend in SAM3_MODEL_TYPES:
+                hint = SAM3_HINT
+            _require_path(self.grounding.model_path, "grounding.model_path", hint)
+            _require_sam3(self.grounding.model_path, "grounding.model_path", self.grounding.backend)
 
     def _sam2_hint(self) -> str:
         if self.sam2.backend == "hf_sam2":
             return "set it to a transformers Sam2VideoModel directory (e.g. a download of facebook/sam2.1-hiera-large)"
+        if self.sam2.backend in SAM3_MODEL_TYPES:
+            return SAM3_HINT
         return (
             "download sam2.1_hiera_large.pt from https://github.com/facebookresearch/sam2#download-checkpoints, "
             "or build tiny random weights with `omni-r1 make-tiny DIR` for a CPU run"
         )
+
+
+#: ``config.json`` model types each SAM 3 backend loads (``sam3_video`` is ``facebook/sam3``: detector and tracker).
+SAM3_MODEL_TYPES: dict[str, tuple[str, ...]] = {
+    "sam3_tracker": ("sam3_video", "sam3_tracker_video"),
+    "sam3_text": ("sam3_video", "sam3"),
+}
+SAM3_HINT = (
+    "set it to a transformers SAM 3 directory (a download of facebook/sam3), "
+    "or the sam3/ folder of `omni-r1 make-tiny DIR` for a CPU run"
+)
+
+
+def sam3_checkpoint_problem(path: str, backend: str) -> str | None:
+    """What keeps a directory from being a SAM 3 checkpoint for a backend, read from its files (no weights loaded).
+
+    Args:
+        path: The checkpoint directory.
+        backend: ``sam3_tracker`` or ``sam3_text``.
+
+    Returns:
+        The problem, or ``None`` when config, weights, processor (and tokenizer, for ``sam3_text``) are there.
+    """
+    root = Path(os.path.expanduser(path))
+    if not root.is_dir():
+        return "is not a directory"
+    try:
+        model_type = json.loads((root / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError, AttributeError) as err:
+        return f"has no readable config.json ({type(err).__name__})"
+    expected = SAM3_MODEL_TYPES[backend]
+    if model_type not in expected:
+        return f"holds a {model_type!r} model; {backend} loads {' or '.join(expected)}"
+    needs = {
+        "weights": ("model.safetensors", "model.safetensors.index.json"),
+        "processor": ("processor_config.json", "preprocessor_config.json"),
+    }
+    if backend == "sam3_text":
+        needs["tokenizer"] = ("tokenizer.json", "vocab.json")
+    for what, names in needs.items():
+        if not any((root / name).is_file() for name in names):
+            return f"has no {what} file ({' or '.join(names)})"
+    return None
+
+
+def _require_sam3(value: str, key: str, backend: str) -> None:
+    if backend in SAM3_MODEL_TYPES and (problem := sam3_checkpoint_problem(value, backend)):
+        raise FileNotFoundError(f"{SECTION}.{key}={value!r} is not a SAM 3 checkpoint: it {problem}; {SAM3_HINT}")
 
 
 def _require_path(value: str, key: str, hint: str) -> None:

@@ -8,6 +8,8 @@
 * ``sam2/``: a shrunken SAM2.1 Hiera config and checkpoint for the ``sam2`` package (same file formats as the
   official ``configs/sam2.1/*.yaml`` and ``*.pt``);
 * ``sam2_hf/``: a shrunken transformers ``Sam2VideoModel`` and its processor;
+* ``sam3/``: a shrunken transformers ``Sam3VideoModel`` and its processor (``extra["sam3"]``,
+  :mod:`omni_r1_verl.models.tiny_sam3`);
 * ``manifest.json``: what was built, with which seed and library versions.
 
 Shapes are chosen to run in seconds on one CPU core; every dimension that the architectures tie together is
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from omni_r1_verl.models.qwen_tokenizer import OMNI_CHAT_TEMPLATE, OMNI_TOKEN_IDS, OMNI_VOCAB_SIZE
+from omni_r1_verl.models.tiny_sam3 import SAM3_DIR, build_sam3
 
 logger = logging.getLogger(__name__)
 
@@ -548,6 +551,8 @@ def make_tiny(out_dir: str | os.PathLike, seed: int = 0, with_sam2_package: bool
         sam2_config, sam2_checkpoint = build_tiny_sam2(root / SAM2_DIR, seed=seed)
     logger.info("building tiny SAM2 (transformers)")
     sam2_hf = build_tiny_hf_sam2(root / SAM2_HF_DIR, seed=seed)
+    logger.info("building tiny SAM 3 (transformers)")
+    extra = {SAM3_DIR: build_sam3(root / SAM3_DIR, seed=seed)}
     assets = TinyAssets(
         root=root,
         thinker=thinker,
@@ -555,6 +560,7 @@ def make_tiny(out_dir: str | os.PathLike, seed: int = 0, with_sam2_package: bool
         sam2_checkpoint=sam2_checkpoint,
         sam2_hf=sam2_hf,
         seed=seed,
+        extra=extra,
     )
     manifest = assets.to_json()
     manifest["versions"] = _versions()

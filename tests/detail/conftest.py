@@ -85,6 +85,15 @@ def hf_checkpoint(tmp_path_factory):
     return build_tiny_hf_sam2(tmp_path_factory.mktemp("hf_sam2"), seed=1)
 
 
+@pytest.fixture(scope="session")
+def sam3_checkpoint(tmp_path_factory):
+    """A tiny SAM 3 (detector + tracker) whose random weights (seed 3) give every test object a non-empty mask on
+    the synthetic clips (seed 0's tracker outputs "no object" for half of them)."""
+    from omni_r1_verl.models.tiny_sam3 import build_sam3
+
+    return build_sam3(tmp_path_factory.mktemp("sam3"), seed=3)
+
+
 def tiny_config(tiny_assets, backend: str = "sam2", **sections) -> DetailConfig:
     """Detail config on the tiny checkpoints, CPU placement, ``.npz`` ground truth."""
     checkpoint = tiny_assets.sam2_checkpoint if backend == "sam2" else tiny_assets.sam2_hf

@@ -66,10 +66,10 @@ def _stats(pool):
     return ray.get(pool.router.stats.remote())
 
 
-@pytest.mark.parametrize("backend", ["sam2", "hf_sam2"])
-def test_both_backends_end_to_end_one_pass_per_group(make_pool, hf_checkpoint, tmp_path, backend):
+@pytest.mark.parametrize("backend", ["sam2", "hf_sam2", "sam3_tracker"])
+def test_every_backend_end_to_end_one_pass_per_group(make_pool, hf_checkpoint, sam3_checkpoint, tmp_path, backend):
     clip = write_clip(tmp_path, num_frames=6)
-    pool = make_pool(backend, checkpoint=hf_checkpoint if backend == "hf_sam2" else None)
+    pool = make_pool(backend, checkpoint={"hf_sam2": hf_checkpoint, "sam3_tracker": sam3_checkpoint}.get(backend))
     requests = _group(clip)
     results = pool.run(requests)
     assert [r.status for r in results] == ["ok"] * 4, [r.message for r in results]
@@ -82,10 +82,29 @@ def test_both_backends_end_to_end_one_pass_per_group(make_pool, hf_checkpoint, t
     for request, result in zip(requests, results):
         (alone,) = engine.run_job([request]).results
         assert result.keyframes == alone.keyframes
-        if backend == "sam2":
+        if backend != "hf_sam2":
             assert result.masks == alone.masks
         else:  # transformers batches the memory encoder across objects: a rare threshold pixel may flip
             assert sum(abs(a - b) for a, b in zip(result.masks.union, alone.masks.union)) <= 10
+
+
+def test_sam3_text_mode_one_checkpoint_for_boxes_and_masks(make_pool, sam3_checkpoint, tmp_path):
+    """Descriptions in, SAM 3's detector boxes them, its tracker masks them: one pass per group, as in-process."""
+    clip = write_clip(tmp_path, num_frames=6)
+    grounding = {"backend": "sam3_text", "model_path": str(sam3_checkpoint), "score_threshold": 0.25}
+    pool = make_pool("sam3_tracker", checkpoint=sam3_checkpoint, grounding=grounding)
+    requests = [
+        clip.request(f"r{i}", [KeyframeQuery(1, "red square"), KeyframeQuery(3 + i % 2, "green square")], group_size=4)
+        for i in range(4)
+    ]
+    results = pool.run(requests)
+    assert [r.status for r in results] == ["ok"] * 4, [r.message for r in results]
+    assert _stats(pool)["jobs"] == 1
+    assert all(kf.pred_boxes for r in results for kf in r.keyframes)
+    engine = DetailEngine(pool.cfg, device="cpu")
+    for request, result in zip(requests, results):
+        (alone,) = engine.run_job([request]).results
+        assert (result.keyframes, result.masks) == (alone.keyframes, alone.masks)
 
 
 def test_requests_without_group_size_merge_within_the_window(make_pool, tmp_path):

@@ -1,6 +1,7 @@
-"""Grounding VLMs behind one interface: ``transformers`` (any device) and ``vllm`` (GPU)."""
+"""Grounders behind one interface: the VLMs ``transformers`` (any device) and ``vllm`` (GPU), and SAM 3's text
+detector ``sam3_text``."""
 
-from omni_r1_verl.detail.grounders import transformers_vlm, vllm_vlm  # noqa: F401  register the built-in backends
+from omni_r1_verl.detail.grounders import sam3_text, transformers_vlm, vllm_vlm  # noqa: F401  register the built-ins
 from omni_r1_verl.detail.grounders.base import (
     GROUNDERS,
     Grounder,

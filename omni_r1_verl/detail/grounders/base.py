@@ -1,15 +1,15 @@
 """The grounding interface (keyframe + description -> boxes in original pixels) and its registry.
 
-Every backend resizes the keyframe with :func:`omni_r1_verl.utils.vision.smart_resize` *before* the model sees it
+Every VLM backend resizes the keyframe with :func:`omni_r1_verl.utils.vision.smart_resize` *before* the model sees it
 and forbids the model's processor from resizing again, so the model's pixel coordinates map back to original pixels
-exactly (:func:`omni_r1_verl.detail.boxes.to_original`). Backends only implement :meth:`Grounder.generate`
-(images + prompts -> texts); prompt rendering, resizing, parsing and mapping are shared.
+exactly (:func:`omni_r1_verl.detail.boxes.to_original`). VLM backends only implement :meth:`Grounder.generate`
+(images + prompts -> texts); prompt rendering, resizing, parsing and mapping are shared. A detector that returns
+boxes itself (``sam3_text``) overrides :meth:`Grounder.ground` instead.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +63,7 @@ def grounding_messages(prompt: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
 
 
-class Grounder(ABC):
+class Grounder:
     """Turns (keyframe, description) pairs into boxes.
 
     Args:
@@ -105,9 +105,9 @@ class Grounder(ABC):
             outputs.append(GroundingOutput(text, boxes, parsed.malformed, resized_hw))
         return outputs
 
-    @abstractmethod
     def generate(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
-        """Greedy answers for already-resized images (the model must not resize them again).
+        """Greedy answers for already-resized images (the model must not resize them again); VLM backends implement
+        it, detectors override :meth:`ground`.
 
         Args:
             images: Images at their ``smart_resize`` size.
@@ -116,6 +116,7 @@ class Grounder(ABC):
         Returns:
             Decoded answers, special tokens removed.
         """
+        raise NotImplementedError(f"grounder {self.name!r} implements neither generate nor ground")
 
     def describe(self) -> dict[str, Any]:
         """What is loaded."""

@@ -1,10 +1,8 @@
 """SAM2 from the ``sam2`` package, tracking many objects per forward pass.
 
-``SAM2VideoPredictor.propagate_in_video`` runs the memory attention, mask decoder and memory encoder once per
-object per frame (batch size 1), which dominates the cost once the image features are shared. Objects with the
-same conditioning frames see the same memory frames, so this backend stacks them along the batch dimension and
-runs one ``SAM2Base.track_step`` per (frame, group of objects), with the same model calls, memory selection and
-box encoding as the official predictor (``tests/detail/test_segmenters.py`` checks mask parity against it).
+A :class:`~omni_r1_verl.detail.segmenters.grouped.GroupedSegmenter`: one ``SAM2Base.track_step`` per (frame, group
+of objects with the same conditioning frames), with the same model calls, memory selection and box encoding as the
+official ``SAM2VideoPredictor`` (``tests/detail/test_segmenters.py`` checks mask parity against it).
 
 Other differences from the official predictor, all deliberate:
 
@@ -21,7 +19,6 @@ import importlib.util
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +27,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from omni_r1_verl.detail.association import ObjectPrompt
 from omni_r1_verl.detail.clip import ClipFrames
 from omni_r1_verl.detail.config import Sam2Config
 from omni_r1_verl.detail.devices import autocast
-from omni_r1_verl.detail.segmenters.base import MaskSink, Segmenter, register_segmenter
+from omni_r1_verl.detail.segmenters.base import register_segmenter
+from omni_r1_verl.detail.segmenters.grouped import GroupedSegmenter, ObjectGroup
 
 logger = logging.getLogger(__name__)
 
@@ -120,65 +117,8 @@ def build_sam2_model(config: str, checkpoint: str | None, image_size: int = 0, d
     return model.to(device).eval()
 
 
-class _FeatureCache:
-    """Image features per frame, computed a few frames per encoder call, least recently used evicted."""
-
-    def __init__(self, model, images: torch.Tensor, capacity: int, batch_size: int, device: torch.device):
-        self.model = model
-        self.images = images
-        self.capacity = max(1, capacity)
-        self.batch_size = max(1, batch_size)
-        self.device = device
-        self.frames: dict[int, list[torch.Tensor]] = {}
-        self.pos: list[torch.Tensor] | None = None
-        self.sizes: list[tuple[int, int]] | None = None
-        self.encoded = 0
-
-    def get(self, frame: int, step: int, batch: int) -> tuple[list[torch.Tensor], list[torch.Tensor], list]:
-        """Features of ``frame`` expanded to ``batch`` objects; on a miss, encode ahead in direction ``step``."""
-        if frame not in self.frames:
-            self._encode(frame, step)
-        feats = self.frames.pop(frame)
-        self.frames[frame] = feats  # most recently used last
-        return (
-            [x.expand(-1, batch, -1) for x in feats],
-            [x.expand(-1, batch, -1) for x in self.pos],
-            self.sizes,
-        )
-
-    def _encode(self, frame: int, step: int) -> None:
-        todo = []
-        f = frame
-        while 0 <= f < len(self.images) and len(todo) < min(self.batch_size, self.capacity):
-            if f not in self.frames:
-                todo.append(f)
-            f += step
-        backbone_out = self.model.forward_image(self.images[todo].to(self.device, non_blocking=True))
-        _, vision_feats, vision_pos, sizes = self.model._prepare_backbone_features(backbone_out)
-        self.encoded += len(todo)
-        if self.pos is None:
-            self.pos = [x[:, :1] for x in vision_pos]  # positional encodings depend on the size only
-            self.sizes = sizes
-        for i, f in enumerate(todo):
-            self.frames[f] = [x[:, i : i + 1] for x in vision_feats]
-        while len(self.frames) > self.capacity:
-            self.frames.pop(next(iter(self.frames)))
-
-
-@dataclass
-class _Group:
-    """Objects tracked together: same conditioning frames, so same memory frames."""
-
-    frames: tuple[int, ...]
-    members: list[int]
-    output: dict[str, dict[int, dict[str, Any]]] = field(
-        default_factory=lambda: {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
-    )
-    cond_masks: dict[int, torch.Tensor] = field(default_factory=dict)
-
-
 @register_segmenter("sam2")
-class Sam2PackageSegmenter(Segmenter):
+class Sam2PackageSegmenter(GroupedSegmenter):
     """The official SAM2.1 checkpoints and configs, objects batched per conditioning-frame group.
 
     Args:
@@ -196,7 +136,7 @@ class Sam2PackageSegmenter(Segmenter):
         if self.model.fill_hole_area > 0 and not self._fill_holes:
             logger.info("sam2._C is not built: small-hole filling is skipped, as in the official predictor")
         self._maskmem_pos: list[torch.Tensor] | None = None
-        self.last_encoded_frames = 0
+        self._feat_sizes: list[tuple[int, int]] = []
 
     def describe(self) -> dict[str, Any]:
         """See :meth:`Segmenter.describe`."""
@@ -218,71 +158,33 @@ class Sam2PackageSegmenter(Segmenter):
         std = torch.tensor(_STD).view(1, 3, 1, 1)
         return (images - mean) / std
 
-    def propagate(self, clip: ClipFrames, objects: Sequence[ObjectPrompt], sink: MaskSink) -> None:
-        """See :meth:`Segmenter.propagate`."""
-        if not objects:
-            return
-        num_frames, hw = clip.num_frames, (clip.height, clip.width)
-        feats = _FeatureCache(
-            self.model, self.prepare_images(clip), self.cfg.feature_cache_frames, self.cfg.image_batch_size, self.device
-        )
-        groups = self._groups(objects)
-        forward_from, backward_from = self._split_frames(objects, num_frames)
-        self._maskmem_pos = None
-        with torch.inference_mode(), autocast(self.device, self.dtype):
-            for group in groups:
-                for frame in group.frames:
-                    points = self._box_points([objects[i].box_at(frame) for i in group.members], hw)
-                    out, masks = self._step(feats, group, frame, num_frames, points=points, reverse=False)
-                    group.output["cond_frame_outputs"][frame] = out
-                    group.cond_masks[frame] = masks
-            for frame in range(forward_from, num_frames):
-                for group in groups:
-                    if not self._is_forward_frame(objects[group.members[0]], frame):
-                        continue
-                    masks = group.cond_masks.pop(frame, None)
-                    if masks is None:
-                        out, masks = self._step(feats, group, frame, num_frames, points=None, reverse=False)
-                        group.output["non_cond_frame_outputs"][frame] = out
-                    sink(frame, group.members, self._to_video(masks, hw))
-            for frame in range(backward_from, -1, -1):
-                for group in groups:
-                    if frame >= group.frames[0]:
-                        continue
-                    out, masks = self._step(feats, group, frame, num_frames, points=None, reverse=True)
-                    group.output["non_cond_frame_outputs"][frame] = out
-                    sink(frame, group.members, self._to_video(masks, hw))
-        self.last_encoded_frames = feats.encoded
+    def encode_images(self, images: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """See :meth:`GroupedSegmenter.encode_images` (``SAM2Base.forward_image`` + its feature preparation)."""
+        backbone_out = self.model.forward_image(images)
+        _, vision_feats, vision_pos, self._feat_sizes = self.model._prepare_backbone_features(backbone_out)
+        return vision_feats, vision_pos
 
-    def _groups(self, objects: Sequence[ObjectPrompt]) -> list[_Group]:
-        by_frames: dict[tuple[int, ...], list[int]] = {}
-        for i, obj in enumerate(objects):
-            by_frames.setdefault(obj.frames, []).append(i)
-        step = self.cfg.max_objects_per_step
-        return [
-            _Group(frames, members[k : k + step])
-            for frames, members in by_frames.items()
-            for k in range(0, len(members), step)
-        ]
-
-    def _box_points(self, boxes: Sequence[Sequence[float]], hw: tuple[int, int]) -> dict[str, torch.Tensor]:
+    def box_prompts(self, boxes: Sequence[Sequence[float]], hw: tuple[int, int]) -> dict[str, torch.Tensor]:
         """Boxes as SAM2's two labelled corner points (labels 2 and 3) in model-input coordinates."""
         coords = torch.tensor(boxes, dtype=torch.float32).view(-1, 2, 2)
         coords = coords / torch.tensor([hw[1], hw[0]], dtype=torch.float32) * self.image_size
         labels = torch.tensor([[2, 3]], dtype=torch.int32).expand(len(boxes), 2)
         return {"point_coords": coords.to(self.device), "point_labels": labels.contiguous().to(self.device)}
 
-    def _step(self, feats: _FeatureCache, group: _Group, frame: int, num_frames: int, points, reverse: bool):
-        """One ``track_step`` for all objects of a group; returns the compact output and low-res mask logits."""
-        step = -1 if reverse else 1
-        vision_feats, vision_pos, sizes = feats.get(frame, step, len(group.members))
+    def step_context(self):
+        """bf16 autocast on GPU (and on CPU when asked), as the official predictor runs."""
+        return autocast(self.device, self.dtype)
+
+    def track_step(self, feats, group: ObjectGroup, frame: int, num_frames: int, prompts, reverse: bool):
+        """See :meth:`GroupedSegmenter.track_step`: one ``SAM2Base.track_step`` for the group."""
+        vision_feats, vision_pos = feats
         out = self.model.track_step(
             frame_idx=frame,
-            is_init_cond_frame=points is not None,
+            is_init_cond_frame=prompts is not None,
             current_vision_feats=vision_feats,
             current_vision_pos_embeds=vision_pos,
-            feat_sizes=sizes,
-            point_inputs=points,
+            feat_sizes=self._feat_sizes,
+            point_inputs=prompts,
             mask_inputs=None,
             output_dict=group.output,
             num_frames=num_frames,
@@ -311,7 +213,7 @@ class Sam2PackageSegmenter(Segmenter):
             self._maskmem_pos = [x[:1].clone() for x in pos]
         return [x.expand(batch, -1, -1, -1) for x in self._maskmem_pos]
 
-    def _to_video(self, masks: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-        """Low-res logits ``(B, 1, h, w)`` to bool masks ``(B, H, W)`` at the original resolution."""
+    def to_video(self, masks: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+        """See :meth:`GroupedSegmenter.to_video` (bilinear, as the official predictor)."""
         full = F.interpolate(masks.float(), size=hw, mode="bilinear", align_corners=False)
         return full[:, 0] > self.cfg.mask_threshold
