@@ -58,6 +58,7 @@ from omni_r1_verl.visualize import (
     Keyframe,
     MaskReader,
     MaskWriter,
+    iter_video,
     marks_from_answer,
     probe_video,
     render_timeline,
@@ -210,9 +211,14 @@ def check_inputs(s: InferSettings) -> _Inputs:
         from omni_r1_verl.models.qwen2_5_omni.checkpoint import CheckpointError, inspect_checkpoint
 
         try:
-            inspect_checkpoint(s.model)
+            checkpoint = inspect_checkpoint(s.model)
         except CheckpointError as err:
             raise InferError(f"--model: {err}") from None
+        if not checkpoint.has_processor:
+            raise InferError(
+                f"--model {s.model}: no processor_config.json / preprocessor_config.json; copy the processor and "
+                "tokenizer files from the Qwen2.5-Omni checkpoint it was trained from"
+            )
     try:
         s.system2.check_paths(need_grounding=True)
     except FileNotFoundError as err:
@@ -244,8 +250,6 @@ def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
 
 def _decode(s: InferSettings, inputs: _Inputs, work: Path) -> tuple[list[str], Audio | None]:
     """Frames as PNG files under ``work/frames`` (relative names) and the audio as ``work/audio.wav``."""
-    from omni_r1_verl.visualize import iter_video
-
     (work / "frames").mkdir()
     names: list[str] = []
     with _bar(s, 0, inputs.num_frames or None) as bar:

@@ -256,7 +256,16 @@ def test_input_problems_are_one_line_naming_the_file_and_the_fix(tiny_assets, tm
 
     err = _error(capsys, out, str(silent), QUERY, "--model", str(tiny_assets.sam2_hf), *_system2(tiny_assets))
     assert f"{tiny_assets.sam2_hf}/config.json" in err and "is not a Qwen2.5-Omni checkpoint" in err
+    weights_only = tmp_path / "weights_only"
+    weights_only.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (weights_only / name).symlink_to(tiny_assets.thinker / name)
+    err = _error(capsys, out, str(silent), QUERY, "--model", str(weights_only), *_system2(tiny_assets))
+    assert f"--model {weights_only}: no processor_config.json" in err
 
     err = _error(capsys, out, str(silent), QUERY, "--answer-file", str(tmp_path / "a.txt"))
     assert "system2.sam2.checkpoint" in err
+    # Overrides may follow the options (argparse alone would stop the positionals at the first option).
+    err = _error(capsys, out, str(silent), QUERY, *answer, "--no-progress", "system2.sam2.nope=1")
+    assert "unknown key(s) system2.sam2.nope" in err
     assert not out.exists()  # everything is checked before anything is written

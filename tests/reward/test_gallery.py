@@ -166,7 +166,8 @@ async def test_off_costs_nothing_and_on_the_manager_hands_validation_rollouts_ov
     assert off._gallery is None
     rollout = synthetic_rollout(tmp_path / "r", num_frames=8, height=48, width=64)
     root = tmp_path / "gallery"
-    on, _ = make_manager(tiny_assets, tokenizer, f"++gallery.dir={root}", "++gallery.samples=1", "++gallery.loggers=false")
+    gallery = (f"++gallery.dir={root}", "++gallery.samples=1", "++gallery.loggers=false")
+    on, _ = make_manager(tiny_assets, tokenizer, *gallery)
     assert isinstance(on._gallery, RolloutGallery) and on._gallery.run.root == str(root)
     rows = [
         {
