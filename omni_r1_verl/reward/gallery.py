@@ -261,9 +261,11 @@ class GalleryCollector:
                 if other[1] < step:  # no page needs them any more
                     del self.steps[other]
                     self.forgotten.add(other)
-            state = self.steps.setdefault((kind, step), _Step([], time.monotonic()))
-            if state.closed or (kind, step) in self.forgotten:
+            if (kind, step) in self.forgotten:
                 return False  # a straggler of a step already logged
+            state = self.steps.setdefault((kind, step), _Step([], time.monotonic()))
+            if state.closed:
+                return False
             state.touched = time.monotonic()
             if any(c.key == key for c in state.chosen):
                 return False
