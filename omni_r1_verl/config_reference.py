@@ -23,6 +23,7 @@ from omni_r1_verl.data.omni_data_config import OmniDataConfig
 from omni_r1_verl.detail.config import DetailConfig
 from omni_r1_verl.evaluation.config import EvalConfig
 from omni_r1_verl.platform.config import HFEngineConfig
+from omni_r1_verl.reward.gallery import GalleryConfig
 from omni_r1_verl.scoring.config import RewardConfig
 from omni_r1_verl.utils.config import field_docs
 
@@ -55,6 +56,9 @@ SECTIONS: tuple[Section, ...] = (
     Section(OmniDataConfig, "the dataset class `OmniR1Dataset` (System-1 inputs)"),
     Section(RewardConfig, "the `omni_r1` reward manager, `compute_score`, and the agent loop (parse limits, weights)"),
     Section(DetailConfig, "whoever runs System 2: the agent loop, `omni-r1 eval` / `infer`, the doctor"),
+    Section(
+        GalleryConfig, "the `omni_r1` reward manager: the training-time rollout gallery ([pictures](visualize.md))"
+    ),
     Section(EvalConfig, "`omni-r1 eval` (overrides `evaluation.KEY=VALUE` on its command line)", False),
     Section(
         HFEngineConfig, "the `hf` rollout backend of the `cpu` platform (set by `+recipe/platform=cpu_tiny`)", False

@@ -28,7 +28,7 @@ MAY_IMPORT: dict[str, set[str] | None] = {
     "detail": {"contracts", "utils", "data"},
     "models": {"contracts", "utils", "data"},
     "platform": {"contracts", "utils", "models"},
-    "reward": {"contracts", "utils", "scoring"},
+    "reward": {"contracts", "utils", "scoring", "visualize"},
     "cluster": set(),
     "rollout": {"contracts", "utils", "scoring", "detail", "models", "data"},
     "evaluation": {"contracts", "utils", "data", "scoring", "metrics", "detail", "models", "platform", "visualize"},

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from omni_r1_verl import __version__
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "make_tiny", "doctor", "prepare", "synth", "eval", "cluster", "config")
+COMMANDS: tuple[str, ...] = ("demo", "make_tiny", "doctor", "prepare", "synth", "eval", "infer", "cluster", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The process exit status.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and isinstance(getattr(args, "overrides", None), list) and all(_is_override(x) for x in extra):
+        args.overrides.extend(extra)  # KEY=VALUE after options: argparse ends the positionals at the first option
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     return int(args._run(args) or 0)
+
+
+def _is_override(item: str) -> bool:
+    return not item.startswith("-") and "=" in item

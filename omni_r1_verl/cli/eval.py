@@ -12,6 +12,8 @@ resolution. Writes, under --out:
   results.md      the figures in the paper's table layout, the paper's numbers beside them
   timings.json    seconds per stage (System 1, grounding, SAM2, metrics) and samples/s
   masks/          with --save-masks: predicted masks per sample as COCO RLE (omni_r1_verl.visualize.masks_io)
+  gallery/        with --visualize K: the K best and K worst samples (timeline, stills, overlay video, metrics);
+                  samples recorded without masks are re-segmented by SAM2 from their recorded boxes
   submission.zip  MeViS with evaluation.mevis_submission=true: the online server's PNG layout
 
 A rerun with the same --out resumes: samples already recorded are skipped. A failed sample (corrupt video, missing
@@ -72,6 +74,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "boxes (SAM2 alone); first-frame: System 2 alone on the first frame with the original query",
     )
     parser.add_argument("--save-masks", action="store_true", help="write predicted masks as COCO RLE under OUT/masks")
+    parser.add_argument(
+        "--visualize",
+        type=int,
+        default=0,
+        metavar="K",
+        help="then draw the K best and K worst samples as a gallery in OUT/gallery (implies --save-masks; on a "
+        "finished run, rerun the same command with it)",
+    )
     parser.add_argument(
         "--no-resume", dest="resume", action="store_false", help="start anew (default: skip recorded samples)"
     )
@@ -135,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             evaluation=EvalConfig.from_dict(sections["evaluation"]),
             system2=DetailConfig.from_dict(sections["system2"]),
             omni_data=OmniDataConfig.from_dict(sections["data"]),
-            save_masks=args.save_masks,
+            save_masks=args.save_masks or args.visualize > 0,
             resume=args.resume,
             limit=args.limit,
             workers=args.workers,
@@ -144,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             device=args.device,
         )
+        if args.visualize < 0:
+            raise ValueError(f"--visualize {args.visualize}: give a number of samples >= 1")
         if not args.data.is_file():
             raise ValueError(f"--data {args.data} is not a file (SPLIT.parquet of omni-r1 prepare)")
         settings.system2.check_paths()
@@ -155,4 +167,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"{samples['total']} samples, {samples['scored']} scored, {len(results['failures'])} failed")
     print((args.out / "results.md").read_text())
     print(f"results: {args.out / 'results.json'}")
+    if args.visualize:
+        from omni_r1_verl.evaluation.gallery import VisualizeError, visualize_run
+
+        try:
+            page = visualize_run(settings, args.visualize, progress=settings.progress)
+        except VisualizeError as err:
+            print(f"omni-r1 eval: {err}", file=sys.stderr)
+            return 2
+        print(f"gallery: {page}")
     return 0

@@ -62,7 +62,9 @@ class JobOutcome:
 
 
 #: ``sink(frames, masks)`` of :meth:`DetailEngine.run_video`: positions in the request's frame list (int64 ``(T,)``)
-#: and the union of the predicted objects on those frames (bool ``(T, H, W)``, original resolution).
+#: and the union of the predicted objects on those frames (bool ``(T, H, W)``, original resolution), or with
+#: ``per_object=True`` each object's mask (bool ``(T, n_objects, H, W)``, objects in :attr:`VideoOutcome.prompts`
+#: order).
 VideoSink = Callable[[np.ndarray, np.ndarray], None]
 
 
@@ -79,6 +81,7 @@ class VideoOutcome:
         objects: SAM2 objects tracked.
         frames: Frames delivered to the sink.
         timings: Seconds per stage (``load_frames``, ``grounding``, ``segmentation`` (sink time included), ``total``).
+        prompts: The tracked objects (their conditioning frames and boxes), in the order of ``per_object`` masks.
     """
 
     status: DetailStatus
@@ -87,30 +90,36 @@ class VideoOutcome:
     objects: int = 0
     frames: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    prompts: tuple[ObjectPrompt, ...] = ()
 
 
 class _FrameUnions:
-    """Folds the segmenter's per-(object, frame) masks into per-frame unions and hands complete frames to a sink.
+    """Folds the segmenter's per-(object, frame) masks into per-frame unions (or per-object stacks) and hands
+    complete frames to a sink.
 
     A frame is complete once every object delivered its mask there (the segmenter delivers each pair exactly once,
     forward frames first, then backward ones), so only the frames still waiting for an object are held.
     """
 
-    def __init__(self, num_objects: int, chunk: int, sink: VideoSink) -> None:
+    def __init__(self, num_objects: int, chunk: int, sink: VideoSink, per_object: bool = False) -> None:
         self.num_objects = num_objects
         self.chunk = max(1, chunk)
         self.sink = sink
+        self.per_object = per_object
         self.pending: dict[int, list] = {}
         self.ready: list[tuple[int, np.ndarray]] = []
         self.delivered = 0
 
     def add(self, frame: int, indices: Sequence[int], masks: torch.Tensor) -> None:
-        union = masks.any(dim=0).cpu().numpy()
         entry = self.pending.get(frame)
-        if entry is None:
-            entry = self.pending[frame] = [union, 0]
+        if self.per_object:
+            if entry is None:
+                entry = self.pending[frame] = [np.zeros((self.num_objects, *masks.shape[-2:]), dtype=bool), 0]
+            entry[0][list(indices)] = masks.cpu().numpy()
+        elif entry is None:
+            entry = self.pending[frame] = [masks.any(dim=0).cpu().numpy(), 0]
         else:
-            entry[0] |= union
+            entry[0] |= masks.any(dim=0).cpu().numpy()
         entry[1] += len(indices)
         if entry[1] >= self.num_objects:
             self.ready.append((frame, self.pending.pop(frame)[0]))
@@ -392,7 +401,9 @@ class DetailEngine:
             boxes[frame] = [box for box in found if box is not None]
         return boxes
 
-    def run_video(self, request: DetailRequest, sink: VideoSink, chunk_frames: int = 8) -> VideoOutcome:
+    def run_video(
+        self, request: DetailRequest, sink: VideoSink, chunk_frames: int = 8, per_object: bool = False
+    ) -> VideoOutcome:
         """System 2 over every frame of a request, masks streamed (evaluation; training uses :meth:`run_job`).
 
         The keyframes are grounded on their full-resolution frames (or use their given boxes), the boxes become SAM2
@@ -405,6 +416,7 @@ class DetailEngine:
             request: The frames (a whole video for evaluation) and keyframes (``clip_index`` into ``frame_paths``).
             sink: Receives ``(frame positions, masks)`` (see :data:`VideoSink`); an exception in it is an ``error``.
             chunk_frames: Frames per sink call.
+            per_object: Hand the sink each object's mask instead of their union (``omni-r1 infer``).
 
         Returns:
             The outcome (the sink saw every frame iff its status is ``ok``).
@@ -422,7 +434,7 @@ class DetailEngine:
             self._box_status(state)
             if state.status is None:
                 objects = plan_objects([self._objects(state)]).objects
-                unions = _FrameUnions(len(objects), chunk_frames, sink)
+                unions = _FrameUnions(len(objects), chunk_frames, sink, per_object)
                 with timer("segmentation"), torch.inference_mode():
                     self.segmenter.propagate(clip, objects, unions.add)
                     unions.flush()
@@ -451,4 +463,5 @@ class DetailEngine:
             objects=len(objects),
             frames=unions.delivered if unions is not None else 0,
             timings={**timer.seconds, "total": time.perf_counter() - start},
+            prompts=tuple(objects),
         )

@@ -130,6 +130,8 @@ def build_system1(model_path: str, cfg: System1Config, data: OmniDataConfig) -> 
 
     Raises:
         omni_r1_verl.utils.registry.UnknownNameError: For an unknown engine name.
+        omni_r1_verl.models.qwen2_5_omni.checkpoint.CheckpointError: When ``model_path`` is not a Qwen2.5-Omni
+            checkpoint (the message names the file and what is wrong).
     """
     return SYSTEM1_ENGINES.get(resolve_engine(cfg.engine))(model_path, cfg, data)
 
@@ -141,14 +143,14 @@ class HFSystem1(System1Engine):
     def __init__(self, model_path: str, cfg: System1Config, data: OmniDataConfig) -> None:
         super().__init__(model_path, cfg, data)
         from omni_r1_verl.detail.devices import compute_dtype, resolve_device
-        from omni_r1_verl.models.qwen2_5_omni.model import OmniThinkerForVerl
+        from omni_r1_verl.models.qwen2_5_omni.checkpoint import load_thinker
         from omni_r1_verl.models.qwen2_5_omni.processor import load_omni_processor
         from omni_r1_verl.platform.hf_engine import HFGenerationEngine
 
         self.device = resolve_device(cfg.device)
         dtype = compute_dtype(cfg.dtype, self.device)
+        model = load_thinker(self.model_path, dtype=dtype).to(self.device)  # any released layout; else CheckpointError
         self.processor = load_omni_processor(self.model_path)
-        model = OmniThinkerForVerl.from_pretrained(self.model_path, torch_dtype=dtype).to(self.device)
         eos = [self.processor.tokenizer.eos_token_id, *(_as_list(model.generation_config.eos_token_id))]
         self.engine = HFGenerationEngine(
             model, self.processor.tokenizer, self.processor, [t for t in eos if t is not None]
@@ -207,8 +209,10 @@ class VLLMSystem1(System1Engine):
         super().__init__(model_path, cfg, data)
         import vllm
 
+        from omni_r1_verl.models.qwen2_5_omni.checkpoint import inspect_checkpoint
         from omni_r1_verl.models.qwen2_5_omni.processor import load_omni_processor
 
+        inspect_checkpoint(self.model_path)  # a clear CheckpointError before vLLM's own, longer one
         self.processor = load_omni_processor(self.model_path)
         self.llm = vllm.LLM(
             model=self.model_path,

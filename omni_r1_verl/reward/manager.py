@@ -25,6 +25,7 @@ from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from omni_r1_verl.contracts.system2 import DETAIL_KEY
+from omni_r1_verl.reward.gallery import RolloutGallery
 from omni_r1_verl.reward.group_gate import get_gate
 from omni_r1_verl.scoring import RewardBreakdown, RewardConfig, score_response
 from omni_r1_verl.scoring.length import in_window, length_bonus, qualifies
@@ -55,6 +56,7 @@ class OmniR1RewardManager(RewardManagerBase):
         self.reward_config = load_section(config, RewardConfig)
         self.group_size = grpo_group_size(config)
         self._gate = None
+        self._gallery = RolloutGallery.from_config(config)  # None when the `gallery` section is off
 
     def _decode(self, data_item) -> tuple[str, int]:
         response_ids = data_item.batch["responses"]
@@ -84,7 +86,13 @@ class OmniR1RewardManager(RewardManagerBase):
 
         breakdown, length = await self.loop.run_in_executor(None, score)
         breakdown = await self._add_length(breakdown, length, ntb, extra_info)
-        return {"reward_score": breakdown.score, "reward_extra_info": breakdown.to_metrics()}
+        result = {"reward_score": breakdown.score, "reward_extra_info": breakdown.to_metrics()}
+        if self._gallery is not None:
+            decode = lambda: self._decode(item)[0]  # noqa: E731 - decoded again only for a gallery step
+            self._gallery.offer(
+                extra_info=extra_info, tool_fields=tool_fields, ground_truth=ground_truth, decode=decode, result=result
+            )
+        return result
 
     async def _add_length(
         self, breakdown: RewardBreakdown, length: int, ntb: Mapping[str, Any], extra_info: Any

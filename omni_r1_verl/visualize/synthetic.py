@@ -134,6 +134,85 @@ def render_synthetic(
     return {"overlay": overlay.path, "timeline": out / "timeline.png", "masks": out / "masks", "gallery": page}
 
 
+def synthetic_rollout(
+    root: str | Path, *, num_frames: int = 10, height: int = 96, width: int = 128, seed: int = 0, split: str = "valid"
+) -> dict:
+    """A training rollout as the reward manager sees it, on disk: frames, a ground-truth store and the row.
+
+    The row is a prepared ``vos`` row of a synthetic video (frames under ``root/frames``, its ground truth in the
+    store ``root/gt``, an 8-frame clip), the response has one moment, and the System-2 result gives each keyframe
+    the target's box shifted by a few pixels and per-frame pixel counts of a shifted mask.
+
+    Args:
+        root: Folder (created).
+        num_frames: Frames of the video.
+        height: Frame height.
+        width: Frame width.
+        seed: Scene seed.
+        split: ``extra_info.split`` (``train`` for a training rollout).
+
+    Returns:
+        ``text``, ``ground_truth`` (JSON), ``extra_info``, ``detail`` (a ``DetailResult`` dict) and ``metrics``
+        (the reward terms of :func:`omni_r1_verl.scoring.score_response`): the arguments of
+        :func:`omni_r1_verl.visualize.rollout.rollout_entry`.
+    """
+    from PIL import Image
+
+    from omni_r1_verl.contracts.rows import GroundTruth, MediaRef, Task
+    from omni_r1_verl.contracts.system2 import DetailResult, KeyframeDetail, MaskOverlap
+    from omni_r1_verl.data.gt_store import GroundTruthWriter
+    from omni_r1_verl.data.rle import encode
+    from omni_r1_verl.data.rows import make_row
+    from omni_r1_verl.scoring import score_response
+
+    root = Path(root)
+    (root / "frames").mkdir(parents=True, exist_ok=True)
+    scene = random_scene(np.random.default_rng(seed), height, width, num_frames, 2, distinct_shapes=True)
+    pixels, masks = scene.render()
+    expression = describe(scene)[0]
+    target = masks[list(expression.objects)].any(axis=0)  # (F, H, W)
+    names = []
+    for t in range(num_frames):
+        names.append(f"frames/{t:05d}.png")
+        Image.fromarray(pixels[t]).save(root / names[-1])
+    key = f"synthetic/{seed}"
+    with GroundTruthWriter(root / "gt") as writer:
+        obj = writer.add_object(encode(target), height, width)
+        writer.add_sample(key, [obj], num_frames, height, width)
+    areas = [target.sum(axis=(1, 2)).astype(int).tolist()]
+    gt = GroundTruth(Task.VOS, key, num_frames, height, width, 1, areas=areas)
+    row = make_row(
+        data_source="synthetic",
+        content=expression.text,
+        ground_truth=gt,
+        media=MediaRef(frames=names, fps=10.0),
+        split=split,
+        sample_id=key,
+        expression=expression.text,
+    )
+    extra = {**row["extra_info"], "dataset_root": str(root), "gt_store": str(root / "gt"), "index": 0}
+    clip = uniform_indices(num_frames, 8).tolist()
+    extra["clip"] = {"frame_indices": clip, "fps": CLIP_FPS}
+    text = (
+        "<think>It is clear in the middle of the clip.</think><answer>"
+        f'[{{"start_time": "00:01.0", "end_time": "00:02.0", "description": "{expression.text}"}}]</answer>'
+    )
+    parsed = parse_answer(text, len(clip), CLIP_FPS)
+    shifted = np.roll(target[clip], 3, axis=2)
+    keyframes = []
+    for k in parsed.keyframes:
+        ys, xs = np.nonzero(target[clip[k.frame]])
+        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)) if len(xs) else None
+        pred = ((box[0] + 3, box[1], box[2] + 3, box[3]),) if box else ()
+        keyframes.append(KeyframeDetail(k.frame, pred, (box,) if box else (), 0, k.description))
+    overlap = MaskOverlap.of_clip(
+        (shifted & target[clip]).sum(axis=(1, 2)).tolist(), (shifted | target[clip]).sum(axis=(1, 2)).tolist()
+    )
+    detail = DetailResult("ok", tuple(keyframes), masks=overlap).to_dict()
+    metrics = score_response(text, gt.to_json(), extra, detail).to_metrics()
+    return {"text": text, "ground_truth": gt.to_json(), "extra_info": extra, "detail": detail, "metrics": metrics}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line: ``python -m omni_r1_verl.visualize.synthetic OUT [--height H --width W ...]``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

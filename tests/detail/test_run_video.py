@@ -35,3 +35,16 @@ def test_every_frame_once_in_chunks_and_failures_as_statuses(tiny_assets, clip):
     (clip.root / clip.frame_paths[2]).write_bytes((clip.root / clip.frame_paths[1]).read_bytes())
     outcome = engine.run_video(clip.request("r", boxes[:1]), failing_sink, 4)
     assert outcome.status is DetailStatus.ERROR and "disk full" in outcome.message
+
+
+def test_per_object_masks_are_the_union_split_by_object(tiny_assets, clip):
+    engine = DetailEngine(tiny_config(tiny_assets), device="cpu")
+    boxes = [KeyframeQuery(clip_index=3, boxes=[clip.box(0, 3)]), KeyframeQuery(clip_index=1, boxes=[clip.box(1, 1)])]
+    unions: dict[int, np.ndarray] = {}
+    split: dict[int, np.ndarray] = {}
+    engine.run_video(clip.request("r", boxes), lambda f, m: unions.update(zip(f.tolist(), m)), 4)
+    outcome = engine.run_video(clip.request("r", boxes), lambda f, m: split.update(zip(f.tolist(), m)), 4, True)
+    assert outcome.status is DetailStatus.OK and sorted(split) == list(range(clip.num_frames))
+    assert all(split[f].shape == (2, 72, 96) and np.array_equal(split[f].any(axis=0), unions[f]) for f in split)
+    # Objects come in prompt order (sorted by first conditioning frame), each with its keyframe's box.
+    assert [p.prompts for p in outcome.prompts] == [((1, tuple(clip.box(1, 1))),), ((3, tuple(clip.box(0, 3))),)]

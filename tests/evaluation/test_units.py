@@ -81,3 +81,13 @@ def test_evaluation_clip_is_uniform_and_capped(eval_data):
     assert clip.frame_indices[-1] == sample.num_frames - 1
     _, whole = sample.messages(OmniDataConfig(), 64, False)
     assert whole.frame_indices == tuple(range(sample.num_frames))
+
+
+def test_system1_refuses_a_checkpoint_of_the_wrong_kind_naming_the_file(tiny_assets):
+    from omni_r1_verl.data.omni_data_config import OmniDataConfig
+    from omni_r1_verl.evaluation.config import System1Config
+    from omni_r1_verl.evaluation.system1 import build_system1
+    from omni_r1_verl.models.qwen2_5_omni.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match=r"sam2_hf/config.json: model_type 'sam2_video'"):
+        build_system1(str(tiny_assets.sam2_hf), System1Config(engine="hf", device="cpu"), OmniDataConfig())

@@ -134,3 +134,41 @@ def test_compute_score_under_the_dapo_manager(ray_cluster, tiny_assets):
     assert out.non_tensor_batch["acc"].tolist() == pytest.approx([e["acc"] for e in expected])
     assert set(METRIC_KEYS) <= set(out.meta_info["reward_extra_keys"])
     assert out.non_tensor_batch["alignment_reward"].max() > 0
+
+
+def test_validation_rollouts_reach_the_gallery_through_the_shared_collector(ray_cluster, tiny_assets, tmp_path):
+    import time
+
+    import ray
+
+    from omni_r1_verl.reward.gallery import COLLECTOR_ACTOR_NAME
+    from omni_r1_verl.visualize.synthetic import synthetic_rollout
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_assets.thinker)
+    rollouts = [synthetic_rollout(tmp_path / f"r{i}", seed=i, num_frames=8, height=48, width=64) for i in range(3)]
+    rows = [
+        {
+            "text": r["text"],
+            "uid": f"u{i}",
+            "data_source": "synthetic",
+            "reward_model": {"ground_truth": r["ground_truth"]},
+            "extra_info": r["extra_info"],
+            "tool_extra_fields": {"detail": r["detail"], "global_steps": 4},
+        }
+        for i, r in enumerate(rollouts)
+    ]
+    data, _ = make_batch(tokenizer, rows)
+    root = tmp_path / "gallery"
+    overrides = ("reward.num_workers=2", f"++gallery.dir={root}", "++gallery.samples=2", "++gallery.loggers=false")
+    manager, _ = reward_loop(tiny_assets, *overrides)
+    try:
+        manager.compute_rm_score(data)
+        page = root / "step_4" / "index.html"
+        deadline = time.monotonic() + 120  # the collector draws after the rewards returned
+        while not (page.is_file() and page.read_text().count('class="entry"') == 2) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert page.read_text().count('class="entry"') == 2
+        assert "(validation)" in page.read_text() and (root / "index.html").is_file()
+    finally:
+        shutdown(manager)
+        ray.kill(ray.get_actor(COLLECTOR_ACTOR_NAME))

@@ -1,4 +1,5 @@
-"""The gallery page in a real headless browser: it renders (screenshot not blank) and every image loads.
+"""The gallery pages in a real headless browser (the synthetic gallery and one written by the training-time hook):
+they render (screenshot not blank) and every image loads.
 
 Needs a Chromium binary (Debian: ``apt-get install -y chromium``; or set ``OMNI_R1_CHROMIUM``); skipped without one.
 """
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from omni_r1_verl.visualize.synthetic import render_synthetic
+from omni_r1_verl.visualize.synthetic import render_synthetic, synthetic_rollout
 
 CHROMIUM = os.environ.get("OMNI_R1_CHROMIUM") or next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
@@ -51,9 +52,24 @@ def _image_counts(tmp_path, page) -> dict[str, int]:
     return {k: int(v) for k, v in re.findall(r'data-images(-loaded|-failed)?="(\d+)"', body.group(0))}
 
 
-@pytest.fixture(scope="module")
-def gallery(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synthetic")
+def _rollout_gallery(out):
+    """A step page written by the training-time hook's collector (omni_r1_verl.reward.gallery) from two rollouts."""
+    from omni_r1_verl.reward.gallery import VALIDATION, GalleryCollector, selection_key
+
+    run = {"root": str(out / "rollout_gallery"), "loggers": [], "project": "p", "experiment": "e"}
+    collector = GalleryCollector({"samples": 2, "stills": 2, "width": 320}, run, {}, watch=False)
+    for seed in (0, 1):
+        r = synthetic_rollout(out / f"r{seed}", seed=seed, num_frames=8, height=72, width=96)
+        key = selection_key(VALIDATION, 2, r["extra_info"]["sample_id"], r["text"])
+        assert collector.offer({"kind": VALIDATION, "step": 2, "key": key, **r})
+    return out / "rollout_gallery" / "step_2" / "index.html"
+
+
+@pytest.fixture(scope="module", params=["synthetic", "rollouts"])
+def gallery(request, tmp_path_factory):
+    out = tmp_path_factory.mktemp(request.param)
+    if request.param == "rollouts":
+        return _rollout_gallery(out)
     return render_synthetic(out, height=120, width=160, num_frames=20, fps=10.0, clip_frames=8)["gallery"]
 
 
