@@ -2,11 +2,15 @@
 
 :func:`prepare_demo` builds (or reuses) everything under one directory, offline and deterministically:
 
-* ``tiny/``: the tiny random Qwen2.5-Omni thinker and SAM2 checkpoints (:func:`omni_r1_verl.models.tiny.make_tiny`);
+* ``tiny/``: the tiny Qwen2.5-Omni thinker and SAM2 checkpoints (:func:`omni_r1_verl.models.tiny.make_tiny`), with
+  the thinker warm-started twice (:mod:`omni_r1_verl.models.warm_start`): ``policy_warm/`` is the policy (its
+  sampled answers often parse, so System 2 runs and GRPO groups have a reward spread), ``grounder_warm/`` is
+  System 2's grounding model;
 * ``raw/refavs``, ``raw/revos``: small synthetic datasets in the published RefAVS (audio + frame) and ReVOS (video)
   layouts (:mod:`omni_r1_verl.data.synthetic`);
 * ``data/refavs``, ``data/revos``: their verl parquet rows and ground-truth stores (:func:`omni_r1_verl.data.prepare.
-  prepare`), the same files ``omni-r1 prepare`` writes for the real datasets.
+  prepare`), the same files ``omni-r1 prepare`` writes for the real datasets: the training splits, and held-out
+  splits (other videos) that the run validates on at its last step.
 
 :func:`demo_overrides` gives the Hydra overrides of the run: the ``omni_r1`` recipe on the ``cpu_tiny`` platform,
 the tiny thinker, both datasets. ``omni-r1 demo`` (:mod:`omni_r1_verl.cli.demo`) runs it with ``VERL_PLATFORM=cpu``
@@ -31,13 +35,20 @@ ATTACH_OVERRIDES: tuple[str, ...] = (
     "ray_kwargs.ray_init._system_config=null",
 )
 
-#: Synthetic datasets of the demo: name -> (split, writer keyword arguments).
-DEMO_DATASETS: dict[str, tuple[str, dict]] = {
+#: Synthetic datasets of the demo: name -> (training split, held-out split, writer keyword arguments).
+DEMO_DATASETS: dict[str, tuple[str, str, dict]] = {
     # Frame + 4 s soundtrack + a sound-referring expression (Ref-AVS layout); includes a null-target sample.
-    "refavs": ("train", {"videos": 2, "audio_seconds": 4.0}),
+    "refavs": ("train", "val", {"videos": 2, "audio_seconds": 4.0}),
     # 8 to 12-frame videos with moving shapes and referring / reasoning expressions (ReVOS layout).
-    "revos": ("train", {"train_videos": 1, "valid_videos": 1, "min_frames": 8, "max_frames": 12}),
+    "revos": ("train", "valid", {"train_videos": 1, "valid_videos": 1, "min_frames": 8, "max_frames": 12}),
 }
+#: Rollouts per prompt (GRPO group size): with 2 prompts per step, 8 trajectories, so a step's groups rarely all
+#: score alike.
+DEMO_GROUP_SIZE = 4
+#: Response budget of the demo (tokens): a think block and two moments of the answer schema fit.
+DEMO_RESPONSE_TOKENS = 96
+#: Grounding budget per keyframe (tokens): two boxes fit.
+DEMO_GROUNDING_TOKENS = 48
 
 
 @dataclass(frozen=True)
@@ -46,17 +57,21 @@ class DemoPaths:
 
     Attributes:
         root: The demo directory.
-        thinker: Tiny Qwen2.5-Omni thinker checkpoint (the policy, and System 2's grounding model).
+        policy: The warm-started tiny Qwen2.5-Omni thinker, the policy.
+        grounder: The warm-started tiny thinker System 2 grounds with.
         sam2_config: Tiny SAM2 config for the ``sam2`` package.
         sam2_checkpoint: Tiny SAM2 checkpoint.
         train_files: Parquet rows, one file per dataset.
+        val_files: Held-out parquet rows, one file per dataset.
     """
 
     root: Path
-    thinker: Path
+    policy: Path
+    grounder: Path
     sam2_config: Path
     sam2_checkpoint: Path
     train_files: tuple[Path, ...]
+    val_files: tuple[Path, ...]
 
 
 def prepare_demo(root: str | Path, *, seed: int = 0, tiny_dir: str | Path | None = None) -> DemoPaths:
@@ -75,7 +90,8 @@ def prepare_demo(root: str | Path, *, seed: int = 0, tiny_dir: str | Path | None
     """
     from omni_r1_verl.data import synthetic
     from omni_r1_verl.data.prepare import OutputPaths, PrepareConfig, prepare
-    from omni_r1_verl.models.tiny import TinyAssets, make_tiny
+    from omni_r1_verl.models.tiny import TinyAssets, add_warm_start, make_tiny
+    from omni_r1_verl.models.warm_start import GROUNDER_DIR, POLICY_DIR
 
     root = Path(root).expanduser().resolve()
     tiny_root = Path(tiny_dir).expanduser().resolve() if tiny_dir else root / "tiny"
@@ -84,27 +100,32 @@ def prepare_demo(root: str | Path, *, seed: int = 0, tiny_dir: str | Path | None
     except FileNotFoundError:
         logger.info("building tiny assets in %s", tiny_root)
         assets = make_tiny(tiny_root, seed=seed)
+    assets = add_warm_start(assets)  # cached in the tiny directory
 
-    train_files = []
-    for name, (split, kwargs) in DEMO_DATASETS.items():
-        out = root / "data" / name
-        paths = OutputPaths(out, split)
-        if not paths.parquet.is_file():
-            raw = root / "raw" / name
-            if not raw.is_dir():
-                synthetic.SYNTHESIZERS[name](raw, seed=seed, **kwargs)
-            result = prepare(
-                PrepareConfig(dataset=name, root=raw, split=split, out=out, workers=1, on_error="fail", progress=False)
-            )
-            if result.exit_code != 0 or not paths.parquet.is_file():
-                raise RuntimeError(f"synthetic {name} did not convert; see {paths.report_txt}")
-        train_files.append(paths.parquet)
+    files: dict[int, list[Path]] = {0: [], 1: []}
+    for name, (*splits, kwargs) in DEMO_DATASETS.items():
+        raw = root / "raw" / name
+        for which, split in enumerate(splits):
+            out = root / "data" / name
+            paths = OutputPaths(out, split)
+            if not paths.parquet.is_file():
+                if not raw.is_dir():
+                    synthetic.SYNTHESIZERS[name](raw, seed=seed, **kwargs)
+                config = PrepareConfig(
+                    dataset=name, root=raw, split=split, out=out, workers=1, on_error="fail", progress=False
+                )
+                result = prepare(config)
+                if result.exit_code != 0 or not paths.parquet.is_file():
+                    raise RuntimeError(f"synthetic {name} ({split}) did not convert; see {paths.report_txt}")
+            files[which].append(paths.parquet)
     return DemoPaths(
         root=root,
-        thinker=Path(assets.thinker),
+        policy=Path(assets.extra[POLICY_DIR]),
+        grounder=Path(assets.extra[GROUNDER_DIR]),
         sam2_config=Path(assets.sam2_config),
         sam2_checkpoint=Path(assets.sam2_checkpoint),
-        train_files=tuple(train_files),
+        train_files=tuple(files[0]),
+        val_files=tuple(files[1]),
     )
 
 
@@ -120,14 +141,18 @@ def demo_overrides(paths: DemoPaths, *, steps: int = 2, use_v1: bool = True, att
     Returns:
         The overrides.
     """
-    files = ",".join(str(f) for f in paths.train_files)
+    train = ",".join(str(f) for f in paths.train_files)
+    val = ",".join(str(f) for f in paths.val_files)
     overrides = [
         "+recipe=omni_r1",
         "+recipe/platform=cpu_tiny",
-        f"actor_rollout_ref.model.path={paths.thinker}",
-        f"data.train_files=[{files}]",
-        # The legacy trainer always builds a validation set; the demo validates on its training rows.
-        f"data.val_files=[{files}]",
+        f"actor_rollout_ref.model.path={paths.policy}",
+        f"data.train_files=[{train}]",
+        # Held-out videos, validated at the last step (greedy, verl's val-core / val-aux metrics).
+        f"data.val_files=[{val}]",
+        f"trainer.test_freq={steps}",
+        f"data.max_response_length={DEMO_RESPONSE_TOKENS}",
+        f"actor_rollout_ref.rollout.n={DEMO_GROUP_SIZE}",
         f"trainer.total_training_steps={steps}",
         f"trainer.use_v1={use_v1}",
         f"trainer.default_local_dir={paths.root / 'checkpoints'}",
@@ -135,7 +160,7 @@ def demo_overrides(paths: DemoPaths, *, steps: int = 2, use_v1: bool = True, att
         "trainer.resume_mode=disable",
         "trainer.project_name=omni_r1_demo",
         "trainer.experiment_name=cpu_tiny",
-        # System 2 on CPU: one worker, the tiny SAM2 and the tiny thinker as grounding model (random boxes).
+        # System 2 on CPU: one worker, the tiny SAM2 and the warm-started tiny grounder.
         "system2.placement.mode=cpu",
         "system2.pool.num_workers=1",
         "system2.pool.batch_window_s=0.5",
@@ -143,8 +168,8 @@ def demo_overrides(paths: DemoPaths, *, steps: int = 2, use_v1: bool = True, att
         f"system2.sam2.config={paths.sam2_config}",
         f"system2.sam2.checkpoint={paths.sam2_checkpoint}",
         "system2.grounding.backend=transformers",
-        f"system2.grounding.model_path={paths.thinker}",
-        "system2.grounding.max_new_tokens=16",
+        f"system2.grounding.model_path={paths.grounder}",
+        f"system2.grounding.max_new_tokens={DEMO_GROUNDING_TOKENS}",
     ]
     if attach:
         overrides += ATTACH_OVERRIDES

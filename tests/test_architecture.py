@@ -35,6 +35,7 @@ MAY_IMPORT: dict[str, set[str] | None] = {
     # The top floor: entry points and tools.
     "cli": None,
     "demo": None,
+    "demo_report": None,
     "doctor": None,
     "config_reference": None,
     "plugin_check": None,
@@ -54,6 +55,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "cluster": {"verl", "torch"},
     "detail": {"verl"},
     "evaluation": {"verl"},
+    "demo_report": {"verl", "ray", "torch", "numpy"},
 }
 
 #: The only modules of a package allowed a third-party root its package otherwise must not use.

@@ -28,3 +28,17 @@ def test_recipe_pins_the_verl_range_of_the_package():
     pyproject = (ROOT / "pyproject.toml").read_text()
     required = (ROOT / "recipe" / "omni_r1" / "REQUIRED_VERL.txt").read_text().strip()
     assert f'"{required}"' in pyproject
+
+
+def test_test_module_names_are_unique():
+    """``pytest tests`` imports test modules by basename (no ``__init__.py``): two ``test_x.py`` in different folders
+    stop the whole collection, which running one folder at a time does not show."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if path.name == "conftest.py" or "__pycache__" in path.parts:
+            continue
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(ROOT)} and {path.relative_to(ROOT)}")
+        seen.setdefault(path.name, path)
+    assert not clashes, "same test module name in two folders: " + "; ".join(clashes)

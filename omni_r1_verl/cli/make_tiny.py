@@ -3,7 +3,9 @@
 Writes OUT_DIR/qwen2_5_omni_thinker (Qwen2.5-Omni thinker + processor with the real Qwen BPE tokenizer),
 OUT_DIR/sam2 (SAM2.1 config + checkpoint for the `sam2` package), OUT_DIR/sam2_hf (transformers Sam2VideoModel),
 OUT_DIR/sam3 (transformers Sam3VideoModel + processor, the layout of facebook/sam3) and OUT_DIR/manifest.json.
-Nothing is downloaded.
+Then it warm-starts two copies of the thinker with a short, seeded supervised pass on synthetic data (about a
+minute on CPU): OUT_DIR/policy_warm on System-1 answers in the recipe's schema (so that sampled answers often
+parse) and OUT_DIR/grounder_warm on box answers (the demo's System-2 grounding model). Nothing is downloaded.
 
 example:
   omni-r1 make-tiny ~/.cache/omni-r1/tiny
@@ -32,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the checkpoint for the `sam2` package (built automatically only when `sam2` is installed)",
     )
+    parser.add_argument(
+        "--no-warm-start",
+        action="store_true",
+        help="only the random models: skip the warm-started policy_warm/ and grounder_warm/ (saves about a minute)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     with_sam2 = not args.no_sam2_package and importlib.util.find_spec("sam2") is not None
     start = time.perf_counter()
-    assets = make_tiny(args.out_dir, seed=args.seed, with_sam2_package=with_sam2)
+    assets = make_tiny(args.out_dir, seed=args.seed, with_sam2_package=with_sam2, warm_start=not args.no_warm_start)
     print(f"tiny assets written to {assets.root} in {time.perf_counter() - start:.1f} s")
     print(f"  thinker     {assets.thinker}")
     if with_sam2:

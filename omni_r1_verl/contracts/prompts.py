@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import random
+from typing import Any
 
 from omni_r1_verl.contracts.clip import VIRTUAL_FPS
 
@@ -185,3 +186,15 @@ def render_grounding_prompt(description: str, style: GroundingPromptStyle | str 
     if style is GroundingPromptStyle.SEG_ZERO:
         return template.format(Question=description.lower().strip("."), Answer=SEGZERO_ANSWER_EXAMPLE)
     return template.format(Question=description.strip())
+
+
+def grounding_messages(prompt: str) -> list[dict[str, Any]]:
+    """System-2 chat: one user turn, the keyframe then the prompt (the reference's layout).
+
+    Args:
+        prompt: A :func:`render_grounding_prompt` text.
+
+    Returns:
+        The messages for the processor's chat template (the image is passed to the processor separately).
+    """
+    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]

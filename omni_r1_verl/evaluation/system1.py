@@ -23,54 +23,12 @@ from typing import Any
 import numpy as np
 
 from omni_r1_verl.data.omni_data_config import OmniDataConfig
-from omni_r1_verl.data.system1_inputs import AUDIO_IN_VIDEO_KEY, load_item_media, uses_audio_in_video
+from omni_r1_verl.data.system1_inputs import uses_audio_in_video
 from omni_r1_verl.evaluation.config import System1Config
+from omni_r1_verl.models.qwen2_5_omni.inputs import AUDIO_RATE, load_media, processor_inputs, template_messages
 from omni_r1_verl.utils.registry import Registry
 
 logger = logging.getLogger(__name__)
-
-#: Sample rate of the waveforms :func:`load_item_media` returns.
-AUDIO_RATE = 16000
-
-
-def template_messages(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages as the chat template reads them: media items reduced to their type (paths never rendered)."""
-    out = []
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, list):
-            content = [item if item.get("type") == "text" else {"type": item["type"]} for item in content]
-        out.append({"role": message["role"], "content": content})
-    return out
-
-
-def load_media(messages: Sequence[dict[str, Any]], max_audio_seconds: float) -> dict[str, list]:
-    """Decode every media item of the messages, in placeholder order.
-
-    Returns:
-        ``{"images": [PIL], "videos": [(uint8 (T, H, W, 3), fps)], "audios": [float32]}``; a video interleaved
-        with its own track adds that waveform to ``audios`` at its position (the processor's convention).
-
-    Raises:
-        omni_r1_verl.data.media.MediaError: If a file is missing or cannot be decoded.
-    """
-    media: dict[str, list] = {"images": [], "videos": [], "audios": []}
-    for message in messages:
-        content = message.get("content")
-        for item in content if isinstance(content, list) else []:
-            kind = item.get("type")
-            if kind not in ("image", "video", "audio"):
-                continue
-            loaded = load_item_media(item, max_audio_seconds)
-            if kind == "image":
-                media["images"].append(loaded["image"])
-            elif kind == "video":
-                media["videos"].append((loaded["video"], float(item["fps"])))
-                if item.get(AUDIO_IN_VIDEO_KEY):
-                    media["audios"].append(loaded["audio"])
-            else:
-                media["audios"].append(loaded["audio"])
-    return media
 
 
 class System1Engine(ABC):
@@ -157,25 +115,11 @@ class HFSystem1(System1Engine):
         )
 
     def _request(self, conversation: list[dict[str, Any]]):
-        import torch
 
         from omni_r1_verl.platform.hf_engine import GenerationRequest
         from omni_r1_verl.platform.sampling import SamplingParams
 
-        media = load_media(conversation, self.data.max_audio_seconds)
-        aiv = uses_audio_in_video(conversation)
-        text = self.processor.apply_chat_template(
-            template_messages(conversation), add_generation_prompt=True, tokenize=False
-        )
-        kwargs: dict[str, Any] = {"use_audio_in_video": aiv, "do_resize": False}
-        if media["images"]:
-            kwargs["images"] = media["images"]
-        if media["videos"]:
-            kwargs["videos"] = [torch.from_numpy(v).permute(0, 3, 1, 2).contiguous() for v, _ in media["videos"]]
-            kwargs["fps"] = media["videos"][0][1]  # one video per prompt
-        if media["audios"]:
-            kwargs["audio"] = media["audios"]
-        inputs = self.processor(text=[text], return_tensors="pt", **kwargs)
+        inputs, aiv = processor_inputs(self.processor, conversation, self.data.max_audio_seconds)
         features = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
         tokens = self.cfg.max_new_tokens
         return GenerationRequest(

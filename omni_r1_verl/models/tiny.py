@@ -10,6 +10,9 @@
 * ``sam2_hf/``: a shrunken transformers ``Sam2VideoModel`` and its processor;
 * ``sam3/``: a shrunken transformers ``Sam3VideoModel`` and its processor (``extra["sam3"]``,
   :mod:`omni_r1_verl.models.tiny_sam3`);
+* with ``warm_start``: ``policy_warm/`` and ``grounder_warm/``, the thinker after a short supervised pass on
+  synthetic System-1 answers and on box answers (``extra``, :mod:`omni_r1_verl.models.warm_start`), so that the
+  demo's sampled answers often parse and System 2 runs;
 * ``manifest.json``: what was built, with which seed and library versions.
 
 Shapes are chosen to run in seconds on one CPU core; every dimension that the architectures tie together is
@@ -529,13 +532,48 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def make_tiny(out_dir: str | os.PathLike, seed: int = 0, with_sam2_package: bool = True) -> TinyAssets:
+def _write_manifest(assets: TinyAssets) -> None:
+    root = assets.root
+    manifest = assets.to_json()
+    manifest["versions"] = _versions()
+    manifest["sha256"] = {
+        str(p.relative_to(root)): _sha256(p)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.suffix in (".safetensors", ".pt") and p.name != MANIFEST
+    }
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def add_warm_start(assets: TinyAssets) -> TinyAssets:
+    """Add the warm-started policy and grounder (:mod:`omni_r1_verl.models.warm_start`) unless they are there.
+
+    Args:
+        assets: A ``make-tiny`` directory's assets.
+
+    Returns:
+        The assets with ``extra["policy_warm"]`` and ``extra["grounder_warm"]``; the manifest is rewritten when
+        they were built.
+    """
+    from omni_r1_verl.models.warm_start import GROUNDER_DIR, POLICY_DIR, warm_start
+
+    if all(name in assets.extra and Path(assets.extra[name]).is_dir() for name in (POLICY_DIR, GROUNDER_DIR)):
+        return assets
+    logger.info("warm-starting the tiny policy and grounder (a short supervised pass on synthetic answers)")
+    assets.extra.update(warm_start(assets.root, assets.thinker, seed=assets.seed))
+    _write_manifest(assets)
+    return assets
+
+
+def make_tiny(
+    out_dir: str | os.PathLike, seed: int = 0, with_sam2_package: bool = True, warm_start: bool = False
+) -> TinyAssets:
     """Build every tiny asset into ``out_dir`` (offline, deterministic for a given seed and library versions).
 
     Args:
         out_dir: Target directory (created).
         seed: Seed of every random initialisation.
         with_sam2_package: Also build the ``sam2``-package checkpoint (needs ``sam2`` installed).
+        warm_start: Also write the warm-started policy and grounder (:func:`add_warm_start`; about a minute).
 
     Returns:
         The asset paths; also written to ``out_dir/manifest.json``.
@@ -562,12 +600,5 @@ def make_tiny(out_dir: str | os.PathLike, seed: int = 0, with_sam2_package: bool
         seed=seed,
         extra=extra,
     )
-    manifest = assets.to_json()
-    manifest["versions"] = _versions()
-    manifest["sha256"] = {
-        str(p.relative_to(root)): _sha256(p)
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.suffix in (".safetensors", ".pt") and p.name != MANIFEST
-    }
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return assets
+    _write_manifest(assets)
+    return add_warm_start(assets) if warm_start else assets

@@ -198,6 +198,10 @@ def merge_features(per_request: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def forward_kwargs(model: torch.nn.Module, candidates: dict[str, Any]) -> dict[str, Any]:
     """The subset of ``candidates`` that the model's ``forward`` declares as parameters.
 
+    A ``forward`` that passes ``**kwargs`` on to its parent's (our verl-facing thinker subclass does) declares the
+    parent's parameters too: the classes of the model are read in method-resolution order down to the first
+    ``forward`` without ``**kwargs``.
+
     Args:
         model: The generation model.
         candidates: Processor features and ``mm_processor_kwargs``.
@@ -205,9 +209,13 @@ def forward_kwargs(model: torch.nn.Module, candidates: dict[str, Any]) -> dict[s
     Returns:
         Keyword arguments safe to pass to ``generate`` (which forwards them to ``forward``).
     """
-    declared = {
-        name
-        for name, parameter in inspect.signature(model.forward).parameters.items()
-        if parameter.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
-    }
+    declared: set[str] = set()
+    for cls in type(model).__mro__:
+        forward = cls.__dict__.get("forward")
+        if forward is None:
+            continue
+        parameters = inspect.signature(forward).parameters.values()
+        declared |= {p.name for p in parameters if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
     return {key: value for key, value in candidates.items() if key in declared and key not in _TEXT_KEYS}

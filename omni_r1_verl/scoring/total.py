@@ -35,6 +35,7 @@ from omni_r1_verl.scoring.format import format_reward
 from omni_r1_verl.scoring.keyframe import keyframe_terms
 from omni_r1_verl.scoring.length import length_shaping
 from omni_r1_verl.scoring.segzero import segzero_terms
+from omni_r1_verl.utils.model_output import finite_float
 from omni_r1_verl.utils.vision import smart_resize
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ class RewardBreakdown:
     ``consistency_reward``, ``detection_reward``, ``grounding_reward``.
 
     Counters (0/1 flags or counts; their batch mean is a rate): answer problems, System-2 problems, data
-    problems and group problems, named after what they count.
+    problems and group problems, named after what they count. Three describe the pass itself: ``answer_parsed``
+    (the answer gave System 2 something to ground: a valid moment, or for Ref-AVS and refCOCOg a non-empty answer),
+    ``detail_ran`` (System 2 ran on the keyframes) and ``detail_seconds`` (its time in the worker).
     """
 
     score: float = 0.0
@@ -67,6 +70,7 @@ class RewardBreakdown:
     consistency_reward: float = 0.0
     detection_reward: float = 0.0
     grounding_reward: float = 0.0
+    answer_parsed: float = 0.0
     num_moments: float = 0.0
     num_valid_moments: float = 0.0
     num_keyframes: float = 0.0
@@ -83,6 +87,8 @@ class RewardBreakdown:
     detail_timeout: float = 0.0
     detail_worker_died: float = 0.0
     detail_error: float = 0.0
+    detail_ran: float = 0.0
+    detail_seconds: float = 0.0
     masks_missing: float = 0.0
     gt_invalid: float = 0.0
     gt_empty: float = 0.0
@@ -186,6 +192,10 @@ def _detail(detail: DetailResult | Mapping[str, Any] | None, num_frames: int) ->
 
 def _detail_flags(result: DetailResult | None, invalid: bool, needed: bool) -> dict[str, float]:
     flags: dict[str, float] = {}
+    if result is not None and not invalid:
+        flags["detail_ran"] = float(result.ran)
+        seconds = finite_float(result.timings.get("total", 0.0)) if isinstance(result.timings, Mapping) else None
+        flags["detail_seconds"] = max(seconds or 0.0, 0.0)
     if invalid:
         flags["detail_invalid"] = flags["detail_failed"] = 1.0
     elif result is None:
@@ -226,6 +236,7 @@ def _score_vos(ctx: _Context, text: str, detail: Any, config: RewardConfig) -> d
         keyframe_saliency=kf.saliency,
     )
     needed = bool(parsed.valid_moments)
+    out["answer_parsed"] = float(needed)
     result, invalid = _detail(detail, ctx.num_frames)
     out.update(_detail_flags(result, invalid, needed))
     alignment = consistency = 0.0
@@ -254,6 +265,7 @@ def _score_avs(ctx: _Context, text: str, detail: Any, config: RewardConfig) -> d
     parsed = parse_answer(text, 1, ctx.fps, config.answer)
     out = {"no_answer": float(not parsed.answer)}
     needed = bool(parsed.answer)
+    out["answer_parsed"] = float(needed)
     result, invalid = _detail(detail, max(ctx.num_frames, 1))
     out.update(_detail_flags(result, invalid, needed))
     iou = 0.0
@@ -275,7 +287,7 @@ def _score_image_grounding(
 ) -> dict[str, float]:
     gt = ctx.gt
     parsed = parse_answer(text, 1, ctx.fps, config.answer)
-    out = {"no_answer": float(not parsed.answer)}
+    out = {"no_answer": float(not parsed.answer), "answer_parsed": float(bool(parsed.answer))}
     if not gt.boxes or not gt.points:
         out["gt_invalid"] = 1.0
         out["acc"] = 0.0

@@ -87,3 +87,14 @@ def test_merge_concatenates_items_like_the_processor():
 def test_forward_kwargs_keeps_declared_parameters_only(omni_engine):
     kept = forward_kwargs(omni_engine.model, {"use_audio_in_video": True, "sampling_rate": 16000, "input_ids": 1})
     assert kept == {"use_audio_in_video": True}
+
+
+def test_forward_kwargs_sees_through_a_forward_that_passes_kwargs_on(tiny_assets):
+    # The served thinker subclass declares `forward(*args, temperature, shift_labels, **kwargs)`; the media features
+    # its parent declares must still reach it (dropping them generated from placeholder embeddings alone).
+    from omni_r1_verl.models.qwen2_5_omni.checkpoint import load_thinker
+
+    model = load_thinker(str(tiny_assets.thinker))
+    features = {"pixel_values": 1, "image_grid_thw": 2, "input_features": 3, "feature_attention_mask": 4}
+    kept = forward_kwargs(model, {**features, "use_audio_in_video": False, "sampling_rate": 16000, "input_ids": 1})
+    assert kept == {**features, "use_audio_in_video": False}

@@ -47,7 +47,9 @@ def test_vos_hand_computed():
     assert r.acc == pytest.approx(1.9 + 1.0 + 2 * 0.5)
     assert r.score == pytest.approx(r.acc + 1.0) and r.format_reward == 1.0
     assert r.keyframe_saliency == pytest.approx(0.5)  # keyframes 1 and 4: areas 0 and 100
-    assert sum(v for k, v in r.to_metrics().items() if k.startswith(("detail_", "gt_", "no_"))) == 0
+    problems = [k for k in r.to_metrics() if k.startswith(("detail_", "gt_", "no_"))]
+    assert sum(r.to_metrics()[k] for k in problems if k not in ("detail_ran", "detail_seconds")) == 0
+    assert r.detail_ran == 1.0 and r.answer_parsed == 1.0
 
 
 def test_weights_come_from_the_config():
@@ -279,3 +281,20 @@ def test_permuting_rollouts_permutes_rewards(group, lengths, rnd):
         [group[i] for i in order], GT, EXTRA, [ok_detail()] * len(group), [lengths[i] for i in order]
     )
     assert permuted == [base[i] for i in order]
+
+
+def test_parsed_share_and_system2_counters():
+    timed = ok_detail(timings={"grounding": 0.5, "total": 1.25}).to_dict()
+    ran = score_response(TEXT, GT.to_json(), EXTRA, timed)
+    assert (ran.answer_parsed, ran.detail_ran, ran.detail_seconds) == (1.0, 1.0, 1.25)
+    # No System-2 result: the answer still parsed, System 2 did not run.
+    alone = score_response(TEXT, GT.to_json(), EXTRA, None)
+    assert (alone.answer_parsed, alone.detail_ran, alone.detail_seconds) == (1.0, 0.0, 0.0)
+    # An answer with no valid moment: nothing parsed; a System-2 failure did not run either.
+    failed = DetailResult.failure("timeout", "late").to_dict()
+    bad = score_response("<think>x</think><answer>nothing</answer>", GT.to_json(), EXTRA, failed)
+    assert (bad.answer_parsed, bad.detail_ran) == (0.0, 0.0)
+    # Ref-AVS: a non-empty answer is what System 2 grounds.
+    avs = score_response("<think>a</think><answer>The cello</answer>", avs_gt(), {}, avs_detail([[10, 10, 34, 59]]))
+    assert (avs.answer_parsed, avs.detail_ran) == (1.0, 1.0)
+    assert score_response("<think>a</think>", avs_gt(), {}).answer_parsed == 0.0

@@ -58,11 +58,6 @@ def resize_for_grounding(image: Image.Image, min_pixels: int, max_pixels: int) -
     return image.resize((width, height), Image.Resampling.BICUBIC)
 
 
-def grounding_messages(prompt: str) -> list[dict[str, Any]]:
-    """One user turn: the keyframe, then the prompt (the reference's System-2 layout)."""
-    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
-
-
 class Grounder:
     """Turns (keyframe, description) pairs into boxes.
 

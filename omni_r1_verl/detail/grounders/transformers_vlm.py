@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import torch
 from PIL import Image
 
+from omni_r1_verl.contracts.prompts import grounding_messages
 from omni_r1_verl.detail.config import GroundingConfig
-from omni_r1_verl.detail.grounders.base import Grounder, grounding_messages, register_grounder
+from omni_r1_verl.detail.grounders.base import Grounder, register_grounder
 
 
 @register_grounder("transformers")

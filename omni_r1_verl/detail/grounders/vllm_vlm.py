@@ -8,8 +8,9 @@ from typing import Any
 import torch
 from PIL import Image
 
+from omni_r1_verl.contracts.prompts import grounding_messages
 from omni_r1_verl.detail.config import GroundingConfig
-from omni_r1_verl.detail.grounders.base import Grounder, grounding_messages, register_grounder
+from omni_r1_verl.detail.grounders.base import Grounder, register_grounder
 
 
 @register_grounder("vllm")
