@@ -45,6 +45,9 @@ DEMO_DATASETS: dict[str, tuple[str, str, dict]] = {
 #: Rollouts per prompt (GRPO group size): with 2 prompts per step, 8 trajectories, so a step's groups rarely all
 #: score alike.
 DEMO_GROUP_SIZE = 4
+#: Learning rate of the tiny policy: the recipe's 1e-6 (for 7B weights, cosine-decayed over the run) leaves a
+#: 2-layer, 64-wide model where it started in a few dozen steps.
+DEMO_LR = 1e-4
 #: Response budget of the demo (tokens): a think block and two moments of the answer schema fit.
 DEMO_RESPONSE_TOKENS = 96
 #: Grounding budget per keyframe (tokens): two boxes fit.
@@ -153,7 +156,10 @@ def demo_overrides(paths: DemoPaths, *, steps: int = 2, use_v1: bool = True, att
         f"trainer.test_freq={steps}",
         f"data.max_response_length={DEMO_RESPONSE_TOKENS}",
         f"actor_rollout_ref.rollout.n={DEMO_GROUP_SIZE}",
+        f"actor_rollout_ref.actor.optim.lr={DEMO_LR}",
         f"trainer.total_training_steps={steps}",
+        # The demo's rows make a few steps per epoch: enough epochs that the run reaches `steps`.
+        f"trainer.total_epochs={steps}",
         f"trainer.use_v1={use_v1}",
         f"trainer.default_local_dir={paths.root / 'checkpoints'}",
         # Each demo run trains from scratch (pass trainer.resume_mode=auto to continue from the last checkpoint).

@@ -31,6 +31,8 @@ def test_demo_trains_the_warm_policy_grounds_with_the_warm_grounder_and_validate
     assert overrides["data.val_files"] == "[/demo/data/refavs/val.parquet,/demo/data/revos/valid.parquet]"
     # Validation at the last step.
     assert overrides["trainer.test_freq"] == overrides["trainer.total_training_steps"] == "3"
+    # The rows make fewer steps than that per epoch: the run must not end with the first epoch.
+    assert int(overrides["trainer.total_epochs"]) >= 3
 
 
 def test_attaching_drops_only_the_cluster_sizes():

@@ -7,9 +7,9 @@ warning from TransferQueue itself, so a change of their formats fails here.
 from __future__ import annotations
 
 import io
-import warnings
 import logging
 import math
+import warnings
 from contextlib import redirect_stdout
 
 import numpy as np

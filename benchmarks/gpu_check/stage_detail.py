@@ -31,7 +31,7 @@ def run(gpu: bool, workdir: Path) -> Iterator[Record]:
     Yields:
         Its records.
     """
-    from benchmarks.detail_pool import count_objects, time_engine
+    from benchmarks.detail_pool import time_engine
     from omni_r1_verl.detail.config import DetailConfig
     from omni_r1_verl.detail.engine import DetailEngine
 
@@ -47,8 +47,7 @@ def run(gpu: bool, workdir: Path) -> Iterator[Record]:
     reset_peak_memory(device)
     for scenario, agree in (("distinct", 0.0), ("agreeing", 0.5)):
         _, _, requests = sam2_assets.group(gpu, workdir, agree)
-        unique, total = count_objects(requests, cfg)
-        naive, grouped = time_engine(engine, requests, TRIALS)
+        naive, grouped, (unique, total) = time_engine(engine, requests, TRIALS, text=False)
         yield result(NAME, f"{scenario}_objects_unique_of_total", unique / total, f"{unique}/{total}")
         yield result(NAME, f"{scenario}_per_rollout_s", naive, "s")
         yield result(NAME, f"{scenario}_grouped_s", grouped, "s")

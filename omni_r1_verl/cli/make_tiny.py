@@ -3,8 +3,8 @@
 Writes OUT_DIR/qwen2_5_omni_thinker (Qwen2.5-Omni thinker + processor with the real Qwen BPE tokenizer),
 OUT_DIR/sam2 (SAM2.1 config + checkpoint for the `sam2` package), OUT_DIR/sam2_hf (transformers Sam2VideoModel),
 OUT_DIR/sam3 (transformers Sam3VideoModel + processor, the layout of facebook/sam3) and OUT_DIR/manifest.json.
-Then it warm-starts two copies of the thinker with a short, seeded supervised pass on synthetic data (about a
-minute on CPU): OUT_DIR/policy_warm on System-1 answers in the recipe's schema (so that sampled answers often
+Then it warm-starts two copies of the thinker with a short, seeded supervised pass on synthetic data (2-3
+minutes on 2 CPU cores): OUT_DIR/policy_warm on System-1 answers in the recipe's schema (so that sampled answers often
 parse) and OUT_DIR/grounder_warm on box answers (the demo's System-2 grounding model). Nothing is downloaded.
 
 example:
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-warm-start",
         action="store_true",
-        help="only the random models: skip the warm-started policy_warm/ and grounder_warm/ (saves about a minute)",
+        help="only the random models: skip the warm-started policy_warm/ and grounder_warm/ (saves 2-3 minutes)",
     )
 
 

@@ -573,7 +573,7 @@ def make_tiny(
         out_dir: Target directory (created).
         seed: Seed of every random initialisation.
         with_sam2_package: Also build the ``sam2``-package checkpoint (needs ``sam2`` installed).
-        warm_start: Also write the warm-started policy and grounder (:func:`add_warm_start`; about a minute).
+        warm_start: Also write the warm-started policy and grounder (:func:`add_warm_start`; 2-3 minutes on 2 cores).
 
     Returns:
         The asset paths; also written to ``out_dir/manifest.json``.

@@ -10,11 +10,11 @@ synthetic data of its own (other videos than the demo's, so the demo's rows stay
 * the **grounder** on System-2 prompts (a keyframe and a description, as :mod:`omni_r1_verl.detail.grounders`
   builds them) followed by the target's boxes in the resized image's pixels.
 
-The pass is short on purpose: sampled at T=1 the policy's answers parse often but not always (the times and the
-number of moments vary), which is what gives the demo's GRPO groups a reward spread. Everything the model writes
-afterwards is its own sampling: there is no constrained decoding and no scripted output.
+Sampled at T=1 the policy's answers then parse about half the time (Ref-AVS descriptions far more often than the
+longer VOS moment lists), which gives the demo's GRPO groups a reward spread. Everything the model writes afterwards
+is its own sampling: there is no constrained decoding and no scripted output.
 
-Deterministic for a seed and library versions; seconds on one CPU core.
+Deterministic for a seed and library versions; about 2-3 minutes on 2 CPU cores, once (cached by ``make-tiny``).
 """
 
 from __future__ import annotations
@@ -336,8 +336,8 @@ def warm_start_policy(
     for messages, answer in policy_examples(rows, data_cfg, cfg, random.Random(seed)):
         inputs, aiv = processor_inputs(processor, messages, data_cfg.max_audio_seconds)
         answer_ids = processor.tokenizer(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
-        model_inputs, labels = _append_answer(inputs, answer_ids)
-        examples.append(({**model_inputs, "use_audio_in_video": aiv}, labels))
+        model_inputs, answer = _append_answer(inputs, answer_ids)
+        examples.append(({**model_inputs, "use_audio_in_video": aiv}, answer))
     losses = fine_tune(model, examples, cfg.policy_steps, cfg.lr, seed)
     logger.info("policy warm start: loss %.3f -> %.3f in %d steps", losses[0], losses[-1], len(losses))
     return _save(model, thinker_dir, out_dir, losses, "policy")
