@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "yes" if change > spread else "no"
         if key == VAL:
             learned = change > spread
-        if max(firsts + lasts) == 0.0:
+        if all(v == 0.0 for v in firsts + lasts):
             verdict = "stays 0"
             still.append(key)
         print(
