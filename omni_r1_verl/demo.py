@@ -93,8 +93,8 @@ def prepare_demo(root: str | Path, *, seed: int = 0, tiny_dir: str | Path | None
     """
     from omni_r1_verl.data import synthetic
     from omni_r1_verl.data.prepare import OutputPaths, PrepareConfig, prepare
-    from omni_r1_verl.models.tiny import TinyAssets, add_warm_start, make_tiny
-    from omni_r1_verl.models.warm_start import GROUNDER_DIR, POLICY_DIR
+    from omni_r1_verl.models.tiny import TinyAssets, make_tiny
+    from omni_r1_verl.models.warm_start import GROUNDER_DIR, POLICY_DIR, add_warm_start
 
     root = Path(root).expanduser().resolve()
     tiny_root = Path(tiny_dir).expanduser().resolve() if tiny_dir else root / "tiny"

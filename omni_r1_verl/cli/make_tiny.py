@@ -51,10 +51,13 @@ def run(args: argparse.Namespace) -> int:
         Exit status.
     """
     from omni_r1_verl.models.tiny import make_tiny
+    from omni_r1_verl.models.warm_start import add_warm_start
 
     with_sam2 = not args.no_sam2_package and importlib.util.find_spec("sam2") is not None
     start = time.perf_counter()
-    assets = make_tiny(args.out_dir, seed=args.seed, with_sam2_package=with_sam2, warm_start=not args.no_warm_start)
+    assets = make_tiny(args.out_dir, seed=args.seed, with_sam2_package=with_sam2)
+    if not args.no_warm_start:
+        assets = add_warm_start(assets)
     print(f"tiny assets written to {assets.root} in {time.perf_counter() - start:.1f} s")
     print(f"  thinker     {assets.thinker}")
     if with_sam2:

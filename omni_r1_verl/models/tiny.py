@@ -10,9 +10,8 @@
 * ``sam2_hf/``: a shrunken transformers ``Sam2VideoModel`` and its processor;
 * ``sam3/``: a shrunken transformers ``Sam3VideoModel`` and its processor (``extra["sam3"]``,
   :mod:`omni_r1_verl.models.tiny_sam3`);
-* with ``warm_start``: ``policy_warm/`` and ``grounder_warm/``, the thinker after a short supervised pass on
-  synthetic System-1 answers and on box answers (``extra``, :mod:`omni_r1_verl.models.warm_start`), so that the
-  demo's sampled answers often parse and System 2 runs;
+* later, ``policy_warm/`` and ``grounder_warm/`` (``extra``): the thinker after a short supervised pass on
+  synthetic System-1 answers and on box answers (:func:`omni_r1_verl.models.warm_start.add_warm_start`);
 * ``manifest.json``: what was built, with which seed and library versions.
 
 Shapes are chosen to run in seconds on one CPU core; every dimension that the architectures tie together is
@@ -532,7 +531,12 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _write_manifest(assets: TinyAssets) -> None:
+def write_manifest(assets: TinyAssets) -> None:
+    """Write ``manifest.json`` of a ``make-tiny`` directory: the asset paths, library versions, weight hashes.
+
+    Args:
+        assets: The directory's assets (``extra`` included).
+    """
     root = assets.root
     manifest = assets.to_json()
     manifest["versions"] = _versions()
@@ -544,36 +548,13 @@ def _write_manifest(assets: TinyAssets) -> None:
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-def add_warm_start(assets: TinyAssets) -> TinyAssets:
-    """Add the warm-started policy and grounder (:mod:`omni_r1_verl.models.warm_start`) unless they are there.
-
-    Args:
-        assets: A ``make-tiny`` directory's assets.
-
-    Returns:
-        The assets with ``extra["policy_warm"]`` and ``extra["grounder_warm"]``; the manifest is rewritten when
-        they were built.
-    """
-    from omni_r1_verl.models.warm_start import GROUNDER_DIR, POLICY_DIR, warm_start
-
-    if all(name in assets.extra and Path(assets.extra[name]).is_dir() for name in (POLICY_DIR, GROUNDER_DIR)):
-        return assets
-    logger.info("warm-starting the tiny policy and grounder (a short supervised pass on synthetic answers)")
-    assets.extra.update(warm_start(assets.root, assets.thinker, seed=assets.seed))
-    _write_manifest(assets)
-    return assets
-
-
-def make_tiny(
-    out_dir: str | os.PathLike, seed: int = 0, with_sam2_package: bool = True, warm_start: bool = False
-) -> TinyAssets:
+def make_tiny(out_dir: str | os.PathLike, seed: int = 0, with_sam2_package: bool = True) -> TinyAssets:
     """Build every tiny asset into ``out_dir`` (offline, deterministic for a given seed and library versions).
 
     Args:
         out_dir: Target directory (created).
         seed: Seed of every random initialisation.
         with_sam2_package: Also build the ``sam2``-package checkpoint (needs ``sam2`` installed).
-        warm_start: Also write the warm-started policy and grounder (:func:`add_warm_start`; 2-3 minutes on 2 cores).
 
     Returns:
         The asset paths; also written to ``out_dir/manifest.json``.
@@ -600,5 +581,5 @@ def make_tiny(
         seed=seed,
         extra=extra,
     )
-    _write_manifest(assets)
-    return add_warm_start(assets) if warm_start else assets
+    write_manifest(assets)
+    return assets

@@ -22,13 +22,17 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omni_r1_verl.contracts.prompts import GroundingPromptStyle, grounding_messages, render_grounding_prompt
 from omni_r1_verl.contracts.rows import GroundTruth, MediaRef, Task
 from omni_r1_verl.utils.vision import IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS, smart_resize
+
+if TYPE_CHECKING:
+    from omni_r1_verl.models.tiny import TinyAssets
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +197,9 @@ def grounding_examples(rows: list[dict[str, Any]], rng: random.Random, per_row: 
         if gt.task is Task.VOS:
             visible = [f for f in range(gt.num_frames) if any(obj[f] > 0 for obj in gt.areas)] or [0]
             frames = sorted(rng.sample(visible, min(per_row, len(visible))))
-            store = stores.setdefault(extra["gt_store"], GroundTruthStore(extra["gt_store"]))
+            if extra["gt_store"] not in stores:
+                stores[extra["gt_store"]] = GroundTruthStore(extra["gt_store"])
+            store = stores[extra["gt_store"]]
             all_boxes = store.boxes(gt.gt_key, frames)
             boxes = [[b.tolist() for b in all_boxes[:, i] if b[0] >= 0] for i in range(len(frames))]
         else:
@@ -289,26 +295,40 @@ def fine_tune(model: Any, examples: list[tuple[dict[str, Any], Any]], steps: int
     return losses
 
 
-def _load(thinker_dir: Path, seed: int):
+def _train_copy(
+    thinker_dir: str | Path,
+    out_dir: str | Path,
+    encode: Callable[[Any], list[tuple[dict[str, Any], Any]]],
+    steps: int,
+    lr: float,
+    seed: int,
+    what: str,
+) -> Path:
+    """Load a copy of the thinker, fine-tune it on the examples ``encode(processor)`` builds, save it to ``out_dir``.
+
+    Returns:
+        ``out_dir``, holding the checkpoint, the thinker's processor and ``warm_start.json`` (steps and losses).
+    """
     import torch
-    from transformers import Qwen2_5OmniThinkerForConditionalGeneration
+    from transformers import AutoProcessor, Qwen2_5OmniThinkerForConditionalGeneration
 
     from omni_r1_verl.models.qwen2_5_omni.processor import load_omni_processor
 
+    thinker_dir, out_dir = Path(thinker_dir), Path(out_dir)
     torch.manual_seed(seed)
     model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(thinker_dir, dtype=torch.float32)
-    return model, load_omni_processor(thinker_dir)
-
-
-def _save(model: Any, thinker_dir: Path, out_dir: Path, losses: list[float], what: str) -> Path:
-    from transformers import AutoProcessor
-
+    losses = fine_tune(model, encode(load_omni_processor(thinker_dir)), steps, lr, seed)
+    logger.info("%s warm start: loss %.3f -> %.3f in %d steps", what, losses[0], losses[-1], len(losses))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     AutoProcessor.from_pretrained(thinker_dir).save_pretrained(out_dir)
     record = {"trained": what, "steps": len(losses), "first_loss": losses[0], "last_loss": losses[-1]}
     (out_dir / "warm_start.json").write_text(json.dumps(record, indent=2) + "\n")
     return out_dir
+
+
+def _answer_ids(processor: Any, answer: str) -> list[int]:
+    return processor.tokenizer(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
 
 
 def warm_start_policy(
@@ -329,18 +349,17 @@ def warm_start_policy(
     from omni_r1_verl.data.omni_data_config import OmniDataConfig
     from omni_r1_verl.models.qwen2_5_omni.inputs import processor_inputs
 
-    thinker_dir, out_dir = Path(thinker_dir), Path(out_dir)
-    model, processor = _load(thinker_dir, seed)
     data_cfg = OmniDataConfig()
-    examples = []
-    for messages, answer in policy_examples(rows, data_cfg, cfg, random.Random(seed)):
-        inputs, aiv = processor_inputs(processor, messages, data_cfg.max_audio_seconds)
-        answer_ids = processor.tokenizer(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
-        model_inputs, answer = _append_answer(inputs, answer_ids)
-        examples.append(({**model_inputs, "use_audio_in_video": aiv}, answer))
-    losses = fine_tune(model, examples, cfg.policy_steps, cfg.lr, seed)
-    logger.info("policy warm start: loss %.3f -> %.3f in %d steps", losses[0], losses[-1], len(losses))
-    return _save(model, thinker_dir, out_dir, losses, "policy")
+
+    def encode(processor: Any) -> list[tuple[dict[str, Any], Any]]:
+        examples = []
+        for messages, answer in policy_examples(rows, data_cfg, cfg, random.Random(seed)):
+            inputs, aiv = processor_inputs(processor, messages, data_cfg.max_audio_seconds)
+            model_inputs, answer_tensor = _append_answer(inputs, _answer_ids(processor, answer))
+            examples.append(({**model_inputs, "use_audio_in_video": aiv}, answer_tensor))
+        return examples
+
+    return _train_copy(thinker_dir, out_dir, encode, cfg.policy_steps, cfg.lr, seed, "policy")
 
 
 def warm_start_grounder(
@@ -358,17 +377,16 @@ def warm_start_grounder(
     Returns:
         ``out_dir``.
     """
-    thinker_dir, out_dir = Path(thinker_dir), Path(out_dir)
-    model, processor = _load(thinker_dir, seed)
-    examples = []
-    for image, prompt, answer in grounding_examples(rows, random.Random(seed)):
-        chat = processor.apply_chat_template(grounding_messages(prompt), add_generation_prompt=True, tokenize=False)
-        inputs = processor(text=[chat], images=[image], return_tensors="pt", images_kwargs={"do_resize": False})
-        answer_ids = processor.tokenizer(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
-        examples.append(_append_answer(inputs, answer_ids))
-    losses = fine_tune(model, examples, cfg.grounder_steps, cfg.lr, seed + 1)
-    logger.info("grounder warm start: loss %.3f -> %.3f in %d steps", losses[0], losses[-1], len(losses))
-    return _save(model, thinker_dir, out_dir, losses, "grounder")
+
+    def encode(processor: Any) -> list[tuple[dict[str, Any], Any]]:
+        examples = []
+        for image, prompt, answer in grounding_examples(rows, random.Random(seed)):
+            chat = processor.apply_chat_template(grounding_messages(prompt), add_generation_prompt=True, tokenize=False)
+            inputs = processor(text=[chat], images=[image], return_tensors="pt", images_kwargs={"do_resize": False})
+            examples.append(_append_answer(inputs, _answer_ids(processor, answer)))
+        return examples
+
+    return _train_copy(thinker_dir, out_dir, encode, cfg.grounder_steps, cfg.lr, seed + 1, "grounder")
 
 
 def warm_start(tiny_root: str | Path, thinker_dir: str | Path, seed: int = 0, cfg: WarmStartConfig | None = None):
@@ -409,3 +427,23 @@ def warm_start(tiny_root: str | Path, thinker_dir: str | Path, seed: int = 0, cf
         POLICY_DIR: warm_start_policy(thinker_dir, root / POLICY_DIR, rows, cfg, seed),
         GROUNDER_DIR: warm_start_grounder(thinker_dir, root / GROUNDER_DIR, rows, cfg, seed),
     }
+
+
+def add_warm_start(assets: TinyAssets) -> TinyAssets:
+    """Add the warm-started policy and grounder to a ``make-tiny`` directory unless they are there.
+
+    Args:
+        assets: A ``make-tiny`` directory's assets.
+
+    Returns:
+        The assets with ``extra["policy_warm"]`` and ``extra["grounder_warm"]``; the manifest is rewritten when
+        they were built.
+    """
+    from omni_r1_verl.models.tiny import write_manifest
+
+    if all(name in assets.extra and Path(assets.extra[name]).is_dir() for name in (POLICY_DIR, GROUNDER_DIR)):
+        return assets
+    logger.info("warm-starting the tiny policy and grounder (a short supervised pass on synthetic answers)")
+    assets.extra.update(warm_start(assets.root, assets.thinker, seed=assets.seed))
+    write_manifest(assets)
+    return assets
