@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 #: Where the section lives in the trainer config.
 SECTION = "gallery"
-#: Name of the collector actor (one per Ray namespace, i.e. per verl run).
+#: Prefix of the collector actor's name (see :func:`collector_actor_name`).
 COLLECTOR_ACTOR_NAME = "omni_r1_rollout_gallery"
 #: Kinds of rollouts, in the order a step produces them.
 TRAIN, VALIDATION = "train", "validation"
@@ -202,6 +202,11 @@ class _Loggers:
         if self._wandb is not None:
             self._wandb.finish()
         self._tensorboard = self._wandb = None
+
+
+def collector_actor_name(root: str) -> str:
+    """The collector actor of the gallery written to ``root``: one per run, even when runs share a Ray namespace."""
+    return f"{COLLECTOR_ACTOR_NAME}-{hashlib.sha1(root.encode()).hexdigest()[:12]}"
 
 
 @dataclass
@@ -391,7 +396,8 @@ class RolloutGallery:
 
             args = (asdict(self.cfg), asdict(self.run), self.answer)
             if ray.is_initialized():
-                actor = ray.remote(GalleryCollector).options(name=COLLECTOR_ACTOR_NAME, get_if_exists=True, num_cpus=0)
+                name = collector_actor_name(self.run.root)
+                actor = ray.remote(GalleryCollector).options(name=name, get_if_exists=True, num_cpus=0)
                 self._collector = _RemoteCollector(actor.remote(*args))
             else:
                 self._collector = _local.setdefault(self.run.root, GalleryCollector(*args))

@@ -141,7 +141,7 @@ def test_validation_rollouts_reach_the_gallery_through_the_shared_collector(ray_
 
     import ray
 
-    from omni_r1_verl.reward.gallery import COLLECTOR_ACTOR_NAME
+    from omni_r1_verl.reward.gallery import collector_actor_name
     from omni_r1_verl.visualize.synthetic import synthetic_rollout
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_assets.thinker)
@@ -171,4 +171,4 @@ def test_validation_rollouts_reach_the_gallery_through_the_shared_collector(ray_
         assert "(validation)" in page.read_text() and (root / "index.html").is_file()
     finally:
         shutdown(manager)
-        ray.kill(ray.get_actor(COLLECTOR_ACTOR_NAME))
+        ray.kill(ray.get_actor(collector_actor_name(str(root))))

@@ -161,7 +161,14 @@ def test_wandb_gets_a_companion_run_with_the_pictures(tmp_path, rollouts, monkey
     assert calls[-1] == ("finish",)
 
 
-async def test_off_costs_nothing_and_on_the_manager_hands_validation_rollouts_over(tiny_assets, tokenizer, tmp_path):
+async def test_off_costs_nothing_and_on_the_manager_hands_validation_rollouts_over(
+    tiny_assets, tokenizer, tmp_path, monkeypatch
+):
+    import ray
+
+    # The in-process collector, even when an earlier test of the session left Ray running (the shared actor is
+    # tests/reward/test_reward_loop.py's); it draws before offer returns, so the pages can be read at once.
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
     off, _ = make_manager(tiny_assets, tokenizer, "++gallery.validation=false")
     assert off._gallery is None
     rollout = synthetic_rollout(tmp_path / "r", num_frames=8, height=48, width=64)
