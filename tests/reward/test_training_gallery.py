@@ -20,6 +20,7 @@ from omni_r1_verl.reward.gallery import (
     GalleryCollector,
     GalleryConfig,
     RolloutGallery,
+    collector_actor_name,
     rollout_step,
     selection_key,
 )
@@ -159,6 +160,13 @@ def test_wandb_gets_a_companion_run_with_the_pictures(tmp_path, rollouts, monkey
     ((key, images),) = log[1].items()
     assert key == "rollout_gallery/validation" and log[2] == 2 and images[0][1][1] == 1024
     assert calls[-1] == ("finish",)
+
+
+def test_each_gallery_folder_has_its_own_collector_actor():
+    # Two runs in one Ray namespace (a sweep, a test session) must not draw into each other's folders.
+    a, b = collector_actor_name("/runs/a/rollout_gallery"), collector_actor_name("/runs/b/rollout_gallery")
+    assert a != b and a == collector_actor_name("/runs/a/rollout_gallery")
+    assert a.startswith("omni_r1_rollout_gallery-")
 
 
 async def test_off_costs_nothing_and_on_the_manager_hands_validation_rollouts_over(
